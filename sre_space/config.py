@@ -158,3 +158,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for the children the launcher and runtimes start."""
+    return dict(os.environ)

@@ -73,7 +73,7 @@ class FleetSpec(BaseModel):
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                raise ConfigError(f"fleet: dependency cycle {' -> '.join((*path, name))}")
+                raise ConfigError(f"dependency cycle {' -> '.join((*path, name))}")
             state[name] = 1
             for dep in by_name[name].depends_on:
                 visit(dep, (*path, name))
@@ -112,7 +112,10 @@ def parse_fleet(text: str, source: str = "fleet.yaml") -> FleetSpec:
         missing = [d for d in spec.depends_on if d not in known]
         if missing:
             raise ConfigError(f"{source}: services.{spec.name}.depends_on: unknown {', '.join(missing)}")
-    fleet.start_order()
+    try:
+        fleet.start_order()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
     return fleet
 
 
