@@ -120,6 +120,35 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report["errors"] else 0
 
 
+def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
+    from chaos.injectors import inject, revert
+    from chaos.ledger import Ledger
+    from chaos.scenarios import CATALOGUE
+
+    home = settings.home.resolve()
+    if args.action == "list":
+        for sc in CATALOGUE.values():
+            print(f"{sc.name:<11} {sc.target:<15} {sc.description}")
+        return 0
+    if args.action == "run":
+        entry = inject(home, args.scenario, args.target)
+        print(f"started {entry.scenario} on {entry.target} (id {entry.id}); stop it with `sre-space chaos stop`")
+        return 0
+    active = Ledger(home).active()
+    if args.action == "status":
+        for entry in active:
+            print(f"{entry.id} {entry.scenario} on {entry.target} since {time.ctime(entry.start)}")
+        print(f"{len(active)} active")
+        return 0
+    chosen = [e for e in active if args.id in (None, e.id, e.scenario)]
+    for entry in reversed(chosen):
+        revert(home, entry)
+        print(f"stopped {entry.scenario} on {entry.target} (id {entry.id})")
+    if not chosen:
+        print("nothing to stop")
+    return 0
+
+
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from sre_space.bench import run_bench
 
@@ -144,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_logs)
     sub.add_parser("config", help="print the effective configuration (secrets masked)").set_defaults(fn=cmd_config)
     sub.add_parser("reconcile", help="apply the desired state now and print drift").set_defaults(fn=cmd_reconcile)
+    p = sub.add_parser("chaos", help="inject a fault scenario (ground truth goes to the ledger)")
+    chaos = p.add_subparsers(dest="action", required=True)
+    chaos.add_parser("list", help="the catalogue")
+    c = chaos.add_parser("run", help="start a scenario")
+    c.add_argument("scenario")
+    c.add_argument("--target", help="service to act on (default: the scenario's)")
+    chaos.add_parser("status", help="active faults")
+    c = chaos.add_parser("stop", help="end active faults (all, or one id or scenario)")
+    c.add_argument("id", nargs="?")
+    p.set_defaults(fn=cmd_chaos)
     p = sub.add_parser("bench", help="measure: stack, tracestore, rca")
     bench = p.add_subparsers(dest="bench", required=True)
     b = bench.add_parser("stack", help="time to ready, RSS at rest and under load, journeys/s and latency")

@@ -31,3 +31,23 @@ def broker() -> Iterator[str]:
 
     with EmbeddedBroker(free_port()) as b:
         yield b.bootstrap
+
+
+@pytest.fixture(scope="module")
+def trace_store(tmp_path_factory: pytest.TempPathFactory, stack_kind: str) -> Iterator[object]:
+    """A trace store with ``otlp_endpoint`` (…/v1/traces) and ``query_url``: an embedded store in a
+    child process on free ports, one per test module; with ``--stack=real`` the Jaeger named by
+    ``JAEGER_QUERY_URL`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    import os
+    from types import SimpleNamespace
+
+    if stack_kind == "real":
+        query, otlp = os.environ.get("JAEGER_QUERY_URL"), os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if not query or not otlp:
+            pytest.skip("--stack=real needs JAEGER_QUERY_URL and OTEL_EXPORTER_OTLP_ENDPOINT")
+        yield SimpleNamespace(query_url=query.rstrip("/"), otlp_endpoint=otlp.rstrip("/") + "/v1/traces")
+        return
+    from sre_space.stack.tracestore import TraceStoreProcess
+
+    with TraceStoreProcess(tmp_path_factory.mktemp("tracestore") / "traces.db") as store:
+        yield store

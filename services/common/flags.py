@@ -10,8 +10,10 @@ service reports only what it does (latency, errors, memory), like any applicatio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,14 @@ class Flags(BaseModel):
 
 
 DEFAULT_FLAGS = Flags()
+
+
+async def apply_request_flags(flags: Flags, rand: Callable[[], float] = random.random) -> None:
+    """What a request or message goes through first: added latency, then the configured error share."""
+    if flags.extra_latency_ms > 0:
+        await asyncio.sleep(flags.extra_latency_ms / 1000)
+    if flags.error_rate > 0 and rand() < flags.error_rate:
+        raise RuntimeError("request processing failed")
 
 
 class FlagStore:

@@ -45,7 +45,7 @@ class CircuitBreaker:
         self.failure_threshold, self.reset_after_s, self.clock = failure_threshold, reset_after_s, clock
         self.failures = 0
         self._opened_at: float | None = None
-        self._trial_in_flight = False
+        self._trial_at: float | None = None  # when the half-open trial call went out
 
     @property
     def state(self) -> BreakerState:
@@ -60,23 +60,25 @@ class CircuitBreaker:
         state = self.state
         if state is BreakerState.CLOSED:
             return True
-        if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
+        now = self.clock()
+        # A trial that never reported back (cancelled caller) must not wedge the breaker.
+        if state is BreakerState.HALF_OPEN and (self._trial_at is None or now - self._trial_at >= self.reset_after_s):
+            self._trial_at = now
             return True
         return False
 
     def record_success(self) -> None:
-        self.failures, self._opened_at, self._trial_in_flight = 0, None, False
+        self.failures, self._opened_at, self._trial_at = 0, None, None
 
     def record_failure(self) -> None:
         self.failures += 1
-        if self._trial_in_flight or self.failures >= self.failure_threshold:
-            self._opened_at, self._trial_in_flight = self.clock(), False
+        if self._trial_at is not None or self.failures >= self.failure_threshold:
+            self._opened_at, self._trial_at = self.clock(), None
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float = 1.0, rand: Callable[[], float] = random.random) -> float:
     """Delay before retry number ``attempt`` (0-based): exponential, capped, with equal jitter."""
-    ceiling = min(cap_s, base_s * (2**attempt))
+    ceiling = min(cap_s, base_s * float(2**attempt))
     return ceiling / 2 + rand() * ceiling / 2
 
 

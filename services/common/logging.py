@@ -16,7 +16,8 @@ from typing import Any, TextIO
 from opentelemetry import trace
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is kept.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# uvicorn's ``color_message`` duplicates ``message`` with terminal escapes.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,5 +61,7 @@ def setup_logging(service: str, instance: str = "", level: str = "INFO", stream:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # kafka-python narrates every reconnect attempt at INFO; warnings are what an operator needs.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python narrates every reconnect attempt and httpx every request at INFO; the server
+    # middleware already logs each request once, with its trace.
+    for noisy in ("kafka", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -181,6 +181,7 @@ class StackDaemon:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness probes would flood the log
     try:
         settings = load_settings()
     except SREError as exc:

@@ -21,6 +21,11 @@ def link_variable(service: str) -> str:
     return service.upper().replace("-", "_") + "_URL"
 
 
+def flags_path(home: Path, service: str) -> Path:
+    """The runtime-flags file a service re-reads while it runs (``FLAGS_FILE``)."""
+    return home / "flags" / f"{service}.json"
+
+
 class Wiring:
     """Resolved ports and endpoints of one stack; ``render`` turns a desired spec into a runnable one."""
 
@@ -76,8 +81,6 @@ class Wiring:
     def data_dir(self, service: str) -> Path:
         return self.home / "data" / service
 
-    def flags_file(self, service: str) -> Path:
-        return self.home / "flags" / f"{service}.json"
 
     def render(self, spec: ServiceSpec, fleet: FleetSpec) -> ServiceSpec:
         """The spec with ports, infrastructure endpoints and links to every other service."""
@@ -85,7 +88,7 @@ class Wiring:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_endpoint,
             "DATA_DIR": str(self.data_dir(spec.name)),
-            "FLAGS_FILE": str(self.flags_file(spec.name)),
+            "FLAGS_FILE": str(flags_path(self.home, spec.name)),
         }
         for other in fleet.services:
             if other.port is not None and other.name != spec.name:

@@ -5,10 +5,12 @@ window; the labels come out separately (``NezhaDataset.labels``) so only a score
 
 Windows (same rule for every case, day and system):
 - incident: traces that start in ``[inject_time, inject_time + INCIDENT_S)``;
-- baseline: the day's fault-free window plus the traces of the ``PRE_FAULT_S`` before the
-  injection that do not fall in another injection's fault period;
-- metrics: per-pod rows by ``TimeStamp`` with the same rule, over a longer ``METRIC_PRE_S``
-  (one row a minute needs more history for a robust baseline).
+- baseline: the day's fault-free window (``construct_data/<day>``). Only when a day has none,
+  the traces of the ``PRE_FAULT_S`` before the injection: on the public data the first symptoms
+  often precede ``inject_time`` by up to a minute, so the minutes just before it are not clean;
+- metrics (one row a minute, so they need a longer history): the fault-free window's rows plus
+  the ``METRIC_PRE_S`` before the injection, minus ``LEAD_S`` before it and minus every earlier
+  injection's disturbed period.
 ``inject_time`` (UTC) is authoritative; ``inject_timestamp`` is off by 8 h on some days.
 """
 
@@ -30,6 +32,7 @@ from sre_space.models.window import TelemetryWindow
 
 INCIDENT_S = 180  # the paper's faults last about 3 minutes
 PRE_FAULT_S = 120
+LEAD_S = 120  # symptoms may start this long before the recorded injection time
 METRIC_PRE_S = 1800
 FAULT_SPAN_S = 240  # how long another injection keeps the system disturbed
 _US = 1_000_000
@@ -137,25 +140,27 @@ class NezhaDataset:
     def load(self, ref: NezhaCaseRef) -> NezhaCase:
         """Build the incident and baseline windows of one case."""
         inj = ref.inject_us
-        disturbed = [(o, o + FAULT_SPAN_S * _US) for o in self._inject_times(ref.day) if o < inj]
-        pre_start, inc_end = inj - PRE_FAULT_S * _US, inj + INCIDENT_S * _US
-        spans = self._spans_between(ref.day, pre_start, inc_end)
-        incident, before = _split_by_trace_start(spans, inj, pre_start, inc_end, disturbed)
-        logs = self._logs_between(ref.day, pre_start, inc_end)
+        lead, inc_end = LEAD_S * _US, inj + INCIDENT_S * _US
+        disturbed = [(o - lead, o + FAULT_SPAN_S * _US) for o in self._inject_times(ref.day) if o < inj]
         construct = self._construct(ref.day)
-        base_spans = construct[0] + before
-        base_ids = {s.trace_id for s in base_spans}
-        inc_ids = {s.trace_id for s in incident}
-        history = self._metrics(ref.day, inj - METRIC_PRE_S * _US, inj)
-        base_metrics = [m for m in history if not _inside(m.time_us, disturbed)] + construct[2]
+        pre_start = inj - lead - PRE_FAULT_S * _US
+        spans = self._spans_between(ref.day, inj if construct[0] else pre_start, inc_end)
+        incident, before = _split_by_trace_start(spans, inj, pre_start, inc_end, disturbed + [(inj - lead, inj)])
+        base_spans = construct[0] or before
+        base_ids, inc_ids = {s.trace_id for s in base_spans}, {s.trace_id for s in incident}
+        logs = self._logs_between(ref.day, inj if construct[0] else pre_start, inc_end)
+        history = self._metrics(ref.day, inj - METRIC_PRE_S * _US, inj - lead)
         inc = TelemetryWindow(
             start_us=inj, end_us=inc_end, spans=incident,
             logs=[ln for ln in logs if ln.trace_id in inc_ids],
             metrics=self._metrics(ref.day, inj, inc_end),
         )
         base = TelemetryWindow(
-            start_us=min((s.start_us for s in base_spans), default=pre_start), end_us=inj, spans=base_spans,
-            logs=construct[1] + [ln for ln in logs if ln.trace_id in base_ids], metrics=base_metrics,
+            start_us=min((s.start_us for s in base_spans), default=pre_start),
+            end_us=max((s.end_us for s in base_spans), default=inj - lead),
+            spans=base_spans,
+            logs=construct[1] if construct[0] else [ln for ln in logs if ln.trace_id in base_ids],
+            metrics=[m for m in history if not _inside(m.time_us, disturbed)] + construct[2],
         )
         return NezhaCase(ref=ref, incident=inc, baseline=base)
 
@@ -164,12 +169,16 @@ class NezhaDataset:
 
     def _spans_between(self, day: str, start_us: int, end_us: int) -> list[Span]:
         folder = self._days[day].parent / "trace"
-        return [span_of(r) for p in minute_files(folder, "trace", start_us, end_us) for r in read_rows(p)]
+        spans = (span_of(r) for p in minute_files(folder, "trace", start_us, end_us) for r in read_rows(p))
+        # Minute files overlap on some days (one spans three minutes): keep each span once.
+        unique = {(s.trace_id, s.span_id): s for s in spans}
+        return list(unique.values())
 
     def _logs_between(self, day: str, start_us: int, end_us: int) -> list[LogLine]:
         folder = self._days[day].parent / "log"
         lines = (log_line(r) for p in minute_files(folder, "log", start_us, end_us) for r in read_rows(p))
-        return [ln for ln in lines if ln is not None]
+        unique = {(ln.span_id, ln.time_us, ln.message): ln for ln in lines if ln is not None}
+        return list(unique.values())
 
     def _construct(self, day: str) -> tuple[list[Span], list[LogLine], list[MetricSample]]:
         """The day's fault-free window (empty when the day has none)."""

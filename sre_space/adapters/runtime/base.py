@@ -68,6 +68,7 @@ class InstanceState(BaseModel):
     memory_limit_mb: int | None = None
     rss_mb: float | None = None
     version: str | None = None
+    health: str | None = None  # the engine's health check verdict where it has one (docker)
 
 
 class ServiceState(BaseModel):

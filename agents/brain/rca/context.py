@@ -1,0 +1,59 @@
+"""The incident and baseline windows as tables that share one vocabulary (services, operations,
+log templates), so ids compare across the two windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.brain.rca.logs import LogTable
+from agents.brain.rca.table import SpanTable, Vocab
+from sre_space.models.window import TelemetryWindow
+
+
+@dataclass
+class Tables:
+    """Both windows, columnar. ``op`` ids name ``service\\x00operation``."""
+
+    services: Vocab
+    ops: Vocab
+    templates: Vocab
+    inc: SpanTable
+    base: SpanTable
+    inc_logs: LogTable
+    base_logs: LogTable
+
+    @classmethod
+    def build(cls, incident: TelemetryWindow, baseline: TelemetryWindow) -> Tables:
+        services, ops, templates = Vocab(), Vocab(), Vocab()
+        inc = SpanTable.build(incident.spans, services, ops)
+        base = SpanTable.build(baseline.spans, services, ops)
+        inc_logs = LogTable.build(incident.logs, inc, services, templates)
+        base_logs = LogTable.build(baseline.logs, base, services, templates)
+        return cls(services, ops, templates, inc, base, inc_logs, base_logs)
+
+    def operation(self, op: int) -> str:
+        return self.ops.names[op].split("\x00", 1)[1]
+
+    def op_service(self, op: int) -> str:
+        return self.ops.names[op].split("\x00", 1)[0]
+
+    def event_name(self, event: int) -> str:
+        """Events are child operations (even ids) or log templates (odd ids)."""
+        if event % 2 == 0:
+            service, operation = self.ops.names[event // 2].split("\x00", 1)
+            return f"call {service} {operation}"
+        service, level, text = self.templates.names[event // 2].split("\x00", 2)
+        return f"log {level or 'line'} {text}"
+
+    def example_traces(self, rows: np.ndarray, limit: int = 3) -> list[str]:
+        """Trace ids of a few incident spans, for the evidence's references."""
+        seen: list[str] = []
+        for r in rows[: limit * 8]:
+            tid = self.inc.spans[int(r)].trace_id
+            if tid not in seen:
+                seen.append(tid)
+            if len(seen) == limit:
+                break
+        return seen

@@ -1,0 +1,138 @@
+"""Latency from the span tree: exclusive (self) time of each span, and the caller gap.
+
+Self time excludes the children, so a service slow only because its callee is slow shows no
+self-time anomaly (it is a victim). The self time of a client span is the gap between the
+caller's client span and the callee's server span: network, queueing before the callee's code
+runs, or a starved caller. A gap is blamed on the endpoint that explains it: the callee when
+its calls from every caller are slow, the caller when all its outgoing calls are slow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.brain.rca.context import Tables
+from agents.brain.rca.findings import Finding, surprise
+from agents.brain.rca.table import SpanTable
+from sre_space.models.diagnosis import EvidenceKind
+
+FLOOR_US = 1_000  # latency jitter below a millisecond is never a finding
+_GAP = np.int64(1) << np.int64(31)
+
+
+@dataclass
+class Latency:
+    slow: np.ndarray  # per incident span: self time (or gap) beyond the baseline's tail
+    chance: np.ndarray  # per incident span: baseline share beyond that threshold (NaN: no baseline)
+    threshold: np.ndarray
+    context: np.ndarray
+    callee: np.ndarray  # service id on the far side of a client span, -1 otherwise
+
+
+def _contexts(spans: SpanTable) -> tuple[np.ndarray, np.ndarray]:
+    """A span's latency context: its operation, and for a client span also the callee operation."""
+    callee_op = np.full(len(spans), -1, np.int64)
+    callee_svc = np.full(len(spans), -1, np.int64)
+    kids = np.flatnonzero(spans.parent >= 0)
+    cross = kids[spans.service[kids] != spans.service[spans.parent[kids]]]
+    callee_op[spans.parent[cross]] = spans.op[cross]
+    callee_svc[spans.parent[cross]] = spans.service[cross]
+    ctx = np.where(callee_op >= 0, spans.op * _GAP + callee_op + 1, spans.op * _GAP)
+    return ctx, callee_svc
+
+
+def latency(t: Tables) -> Latency:
+    inc_ctx, callee = _contexts(t.inc)
+    base_ctx, _ = _contexts(t.base)
+    keys, q50, q99, first, size = _quantiles(base_ctx, t.base.self_time)
+    thr_b = np.maximum(q99, 2 * q50) + FLOOR_US
+    beyond = np.zeros(len(keys))
+    if len(keys):
+        pos = np.searchsorted(keys, base_ctx)
+        np.add.at(beyond, pos, t.base.self_time > thr_b[pos])
+    rate = (beyond + 0.5) / (size + 1)
+    pos = np.searchsorted(keys, inc_ctx) if len(keys) else np.zeros(len(inc_ctx), np.int64)
+    pos = np.minimum(pos, max(len(keys) - 1, 0))
+    known = (keys[pos] == inc_ctx) if len(keys) else np.zeros(len(inc_ctx), bool)
+    threshold = np.where(known, thr_b[pos] if len(keys) else 0, np.inf)
+    chance = np.where(known, rate[pos] if len(keys) else 0, np.nan)
+    slow = t.inc.self_time > threshold
+    del first
+    return Latency(slow, chance, threshold, inc_ctx, callee)
+
+
+def _quantiles(ctx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    order = np.lexsort((values, ctx))
+    c, v = ctx[order], values[order]
+    keys, first, size = np.unique(c, return_index=True, return_counts=True)
+    q50 = v[first + (size - 1) // 2]
+    q99 = v[first + np.floor((size - 1) * 0.99).astype(np.int64)]
+    return keys, q50, q99, first, size
+
+
+def latency_findings(t: Tables, lat: Latency) -> list[Finding]:
+    known = ~np.isnan(lat.chance)
+    chance = np.nan_to_num(lat.chance)
+    is_gap = t.inc.exit & (lat.callee >= 0)
+    weight_self = np.zeros(len(t.services))
+    out = []
+    own = known & ~is_gap
+    out += _per_service(t, lat, own, t.inc.service, np.ones(len(t.inc)), chance, "self_time")
+    # Caller gap: share the blame between caller and callee by how widespread each side's slowness is.
+    gaps = known & is_gap
+    n_svc = len(t.services)
+    slow_gap = gaps & lat.slow
+    out_frac = _frac(t.inc.service[slow_gap], t.inc.service[gaps], n_svc)
+    in_frac = _frac(lat.callee[slow_gap], lat.callee[gaps], n_svc)
+    a, b = out_frac[t.inc.service], in_frac[np.maximum(lat.callee, 0)]
+    to_callee = np.where(a + b > 0, b / np.maximum(a + b, 1e-9), 0.5)
+    out += _per_service(t, lat, gaps, np.maximum(lat.callee, 0), to_callee, chance, "caller_gap")
+    out += _per_service(t, lat, gaps, t.inc.service, 1 - to_callee, chance, "caller_gap")
+    del weight_self
+    return out
+
+
+def _frac(hit: np.ndarray, total: np.ndarray, n: int) -> np.ndarray:
+    h = np.bincount(hit, minlength=n).astype(float)
+    a = np.bincount(total, minlength=n).astype(float)
+    return np.where(a > 0, h / np.maximum(a, 1), 0.0)
+
+
+def _per_service(
+    t: Tables, lat: Latency, mask: np.ndarray, owner: np.ndarray, weight: np.ndarray,
+    chance: np.ndarray, signal: str,
+) -> list[Finding]:
+    n_svc = len(t.services)
+    slow = mask & lat.slow
+    k = np.bincount(owner[slow], weights=weight[slow], minlength=n_svc)
+    lam = np.bincount(owner[mask], weights=weight[mask] * chance[mask], minlength=n_svc)
+    out = []
+    for s in np.flatnonzero(k > 0):
+        score = surprise(float(k[s]), float(lam[s]))
+        if score <= 0:
+            continue
+        rows = np.flatnonzero(slow & (owner == s))
+        ops, counts = np.unique(t.inc.op[rows], return_counts=True)
+        top = int(ops[np.argmax(counts)])
+        top_ctx = lat.context[rows[t.inc.op[rows] == top][0]]
+        base_vals = t.base.self_time[_base_rows(t.base, lat, top_ctx)]
+        inc_vals = t.inc.self_time[mask & (lat.context == top_ctx)]
+        out.append(Finding(
+            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=score,
+            operation=t.operation(top),
+            baseline=round(float(np.median(base_vals)) / 1000, 3) if len(base_vals) else None,
+            incident=round(float(np.median(inc_vals)) / 1000, 3), unit="ms (median)",
+            detail=f"{len(rows)} spans beyond the baseline tail ({_ms(lat.threshold[rows[0]])} ms)",
+            refs=t.example_traces(rows),
+        ))
+    return out
+
+
+def _base_rows(base: SpanTable, lat: Latency, ctx: int) -> np.ndarray:
+    base_ctx, _ = _contexts(base)
+    return np.flatnonzero(base_ctx == ctx)
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.1f}"

@@ -1,0 +1,144 @@
+"""Spans as columns (numpy) with their tree resolved: parent index, depth, exclusive (self) time,
+and which spans cross a service boundary. Everything after the build is vectorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sre_space.models.telemetry import Span, SpanKind
+
+_OFFSET = np.int64(1) << np.int64(42)  # > any span end relative to its trace start (~50 days in µs)
+
+
+class Vocab:
+    """Interns names to dense ids shared by the incident and the baseline tables."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def id(self, name: str) -> int:
+        found = self.ids.get(name)
+        if found is None:
+            found = self.ids[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class SpanTable:
+    """Column store of one window's spans. ``parent`` is -1 for roots (or unknown parents);
+    ``exit`` marks spans whose children run in another service (the client side of a call)
+    and ``entry`` spans whose parent runs elsewhere (the server side)."""
+
+    spans: list[Span]
+    index: dict[str, int]  # span id -> row
+    trace: np.ndarray
+    service: np.ndarray
+    op: np.ndarray  # id of "service\x00operation" in the op vocabulary
+    start: np.ndarray
+    duration: np.ndarray
+    parent: np.ndarray
+    depth: np.ndarray
+    error: np.ndarray
+    self_time: np.ndarray
+    entry: np.ndarray
+    exit: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @classmethod
+    def build(cls, spans: list[Span], services: Vocab, ops: Vocab) -> SpanTable:
+        if len({s.span_id for s in spans}) < len(spans):
+            # Duplicates (overlapping fetches or files) would split a span's children in two.
+            spans = list({(s.trace_id, s.span_id): s for s in spans}.values())
+        n = len(spans)
+        traces: dict[str, int] = {}
+        trace = np.fromiter((traces.setdefault(s.trace_id, len(traces)) for s in spans), np.int64, n)
+        svc = np.fromiter((services.id(s.service) for s in spans), np.int64, n)
+        op = np.fromiter((ops.id(f"{s.service}\x00{s.operation}") for s in spans), np.int64, n)
+        start = np.fromiter((s.start_us for s in spans), np.int64, n)
+        dur = np.fromiter((s.duration_us for s in spans), np.int64, n)
+        err = np.fromiter((s.error for s in spans), bool, n)
+        kinds = np.fromiter((_KIND.get(s.kind, 0) for s in spans), np.int8, n)
+        # Span ids are random 64-bit values: key by span id alone and drop the rare cross-trace match.
+        index = {s.span_id: i for i, s in enumerate(spans)}
+        parent = np.fromiter((index.get(s.parent_id, -1) if s.parent_id else -1 for s in spans), np.int64, n)
+        bad = (parent == np.arange(n)) | ((parent >= 0) & (trace[np.maximum(parent, 0)] != trace))
+        parent[bad] = -1
+        depth = _depths(parent)
+        has_parent = parent >= 0
+        cross = np.zeros(n, bool)
+        cross[has_parent] = svc[has_parent] != svc[parent[has_parent]]
+        entry = (~has_parent) | cross | (kinds == 1)
+        exit_ = np.zeros(n, bool)
+        exit_[parent[cross]] = True
+        exit_ |= kinds == 2
+        self_time = _self_times(parent, start, dur)
+        return cls(spans, index, trace, svc, op, start, dur, parent, depth, err, self_time, entry, exit_)
+
+    def descendants_flag(self, flag: np.ndarray) -> np.ndarray:
+        """For each span: does its subtree, beyond its own service, hold a flagged span?
+
+        Bottom-up over depth levels: a child in another service contributes its whole subtree;
+        a child in the same service passes on what lies beyond it."""
+        anywhere = flag.copy()
+        beyond = np.zeros(len(flag), bool)
+        for d in range(int(self.depth.max(initial=0)), 0, -1):
+            kids = np.flatnonzero(self.depth == d)
+            par = self.parent[kids]
+            other = self.service[kids] != self.service[par]
+            contrib = np.where(other, anywhere[kids], beyond[kids])
+            beyond[par[contrib]] = True
+            anywhere[par[anywhere[kids]]] = True
+        return beyond
+
+
+_KIND = {
+    SpanKind.SERVER: 1, SpanKind.CONSUMER: 1, SpanKind.CLIENT: 2, SpanKind.PRODUCER: 2,
+}
+
+
+def _depths(parent: np.ndarray) -> np.ndarray:
+    """Depth of each span (roots 0) by pointer jumping: O(n log depth); a cycle stops at the cap."""
+    depth = (parent >= 0).astype(np.int64)
+    anc = parent.copy()
+    for _ in range(64):
+        live = np.flatnonzero(anc >= 0)
+        if len(live) == 0:
+            break
+        up = anc[live]
+        new_depth, new_anc = depth.copy(), anc.copy()
+        new_depth[live] = depth[live] + depth[up]
+        new_anc[live] = anc[up]
+        depth, anc = new_depth, new_anc
+    return depth
+
+
+def _self_times(parent: np.ndarray, start: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """Duration minus the union of the children's intervals (each clipped to the parent)."""
+    self_time = dur.astype(np.int64).copy()
+    kids = np.flatnonzero(parent >= 0)
+    par = parent[kids]
+    lo = np.maximum(start[kids], start[par]) - start[par]
+    hi = np.minimum(start[kids] + dur[kids], start[par] + dur[par]) - start[par]
+    keep = hi > lo
+    par, lo, hi = par[keep], lo[keep], hi[keep]
+    if len(par) == 0:
+        return self_time
+    order = np.lexsort((lo, par))
+    par, lo, hi = par[order], lo[order], hi[order]
+    # Running max of earlier ends within each parent's group; the group offset keeps one
+    # group's ends from leaking into the next (they come out negative, i.e. no overlap).
+    group = np.cumsum(np.r_[True, par[1:] != par[:-1]]) - 1
+    shifted = hi + group * _OFFSET
+    prev = np.maximum.accumulate(np.r_[np.int64(-1), shifted[:-1]]) - group * _OFFSET
+    covered = np.maximum(0, hi - np.maximum(lo, prev))
+    np.subtract.at(self_time, par, covered)
+    return np.maximum(self_time, 0)
