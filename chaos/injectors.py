@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,24 +11,9 @@ import yaml
 from chaos.ledger import Ledger, LedgerEntry
 from chaos.scenarios import CATALOGUE, Knob, Scenario
 from sre_space.errors import ConfigError
+from sre_space.stack.flags import read_flags, write_flags
 from sre_space.stack.gitops_repo import FLEET_PATH, FleetRepo
 from sre_space.stack.launcher import control
-from sre_space.stack.wiring import flags_path
-
-
-def _write_flags(path: Path, flags: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(flags, indent=2))
-    os.replace(tmp, path)  # services never read half a file
-
-
-def _read_flags(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 def scenario(name: str) -> Scenario:
@@ -47,10 +30,9 @@ def inject(home: Path, name: str, target: str | None = None) -> LedgerEntry:
     control(home, "GET", "/status")  # refuse early when no stack runs
     undo: dict[str, object] = {}
     if sc.knob == Knob.FLAG:
-        path = flags_path(home, service)
-        flags = _read_flags(path)
+        flags = read_flags(home, service)
         undo = {"flags": {k: flags.get(k) for k in sc.flags}}
-        _write_flags(path, {**flags, **sc.flags})
+        write_flags(home, service, {**flags, **sc.flags})
     elif sc.knob == Knob.RUNTIME:
         control(home, "POST", f"/services/{service}/stop")
     else:
@@ -67,14 +49,13 @@ def revert(home: Path, entry: LedgerEntry) -> LedgerEntry:
     """End a fault: restore the knob and close its ledger entry."""
     sc = scenario(entry.scenario)
     if sc.knob == Knob.FLAG:
-        path = flags_path(home, entry.target)
-        flags = _read_flags(path)
+        flags = read_flags(home, entry.target)
         for key, old in dict(entry.undo.get("flags", {})).items():  # type: ignore[call-overload]
             if old is None:
                 flags.pop(key, None)
             else:
                 flags[key] = old
-        _write_flags(path, flags)
+        write_flags(home, entry.target, flags)
     elif sc.knob == Knob.RUNTIME:
         control(home, "POST", f"/services/{entry.target}/start")
     else:

@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sre_space.errors import ConfigError
+from sre_space.models.scout import ScoutSettings
 
 CONFIG_FILE_ENV = "SRE_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = "sre-space.yaml"
@@ -45,6 +46,29 @@ class RuntimeSettings(BaseModel):
     image_prefix: str = "insurecloud"
 
 
+class TrackerSettings(BaseModel):
+    """Where incidents are tracked: ``local`` SQLite or ``github``; unset means GitHub when
+    ``GITHUB_TOKEN`` and ``GITHUB_REPOSITORY`` are both set, else local."""
+
+    kind: Literal["local", "github"] | None = None
+
+
+class WorkflowSettings(BaseModel):
+    """The control-plane workflow (``SRE_WORKFLOW__*``): where work items come from, when a plan
+    waits for approval, how long verification may take, and the worker's lease."""
+
+    topic: str = Field("sre.incidents", min_length=1, description="Kafka topic of incident work items")
+    group: str = Field("sre-workflow", min_length=1, description="consumer group of the workflow workers")
+    approval_risk: float = Field(0.5, ge=0.0, le=1.0, description="plans riskier than this wait for approval")
+    approval_poll_s: float = Field(2.0, gt=0, description="how often waiting incidents are checked for `approved`")
+    verify_timeout_s: float = Field(90.0, gt=0, description="deadline for an action's effect, from the action")
+    verify_interval_s: float = Field(1.0, gt=0, description="pause between health checks while verifying")
+    verify_stable_checks: int = Field(3, ge=1, description="consecutive healthy checks that count as mitigated")
+    max_attempts: int = Field(2, ge=1, description="plans tried per run before the incident is escalated")
+    lease_ttl_s: float = Field(30.0, gt=0, description="an incident lease not renewed for this long is free")
+    concurrency: int = Field(4, ge=1, description="incidents one worker drives at the same time")
+
+
 class Settings(BaseSettings):
     """Effective configuration of SRE-Space."""
 
@@ -68,6 +92,9 @@ class Settings(BaseSettings):
         default=None, ge=0, description="journeys per second of the traffic generator (overrides fleet.yaml)"
     )
     runtime: RuntimeSettings = RuntimeSettings()
+    tracker: TrackerSettings = TrackerSettings()
+    scout: ScoutSettings = ScoutSettings()
+    workflow: WorkflowSettings = WorkflowSettings()
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,

@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
+# the GitHub stand-in's fixtures (``github_standin``, ``openapi_check``)
+pytest_plugins = ["tests.standins.fixtures"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--stack", choices=["embedded", "real"], default="embedded")

@@ -34,6 +34,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
+from pydantic import ValidationError
 
 from services.common.context import ServiceContext
 from services.common.errors import ServiceError
@@ -126,7 +127,12 @@ def _lifespan(ctx: ServiceContext) -> Callable[[FastAPI], AbstractAsyncContextMa
 
 def serve(build: Callable[[ServiceContext], FastAPI], settings: ServiceSettings | None = None) -> None:
     """Entry point of ``python -m services.<name>``: settings, JSON logs, app, uvicorn."""
-    settings = settings or load_settings()
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ValidationError as exc:  # a typo in a knob is one line, not a traceback
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise SystemExit(f"invalid configuration: {problems}") from None
     setup_logging(settings.service_name, settings.instance_id, settings.log_level)
     ctx = ServiceContext(settings)
     app = build(ctx)

@@ -5,6 +5,12 @@ event loop (where its HTTP client, database pool and producer live) inside a CON
 parent is the producer's span from the record headers. After a batch, offsets are committed up
 to the first record that asked to be retried (``BusUnavailable``/``PoolTimeout``); that record's
 partition is rewound so it comes back. Other handler errors are logged and the record skipped.
+
+The consumer is created once (retried only while the cluster cannot be reached at all) and kept
+through outages: kafka-python reconnects and rejoins by itself, and a broker that forgot the
+group's offsets sends positions back to the earliest offset. Replacing it would be worse: on
+tansu, a member that leaves while its JoinGroup is in flight wedges the group for every later
+member (DESIGN §8.1); a JoinGroup that times out does the same, hence the long request timeout.
 """
 
 from __future__ import annotations
@@ -63,29 +69,33 @@ class ConsumerWorker:
             bootstrap_servers=bootstrap_list(self.servers), group_id=self.group_id, client_id=self.client_id,
             enable_auto_commit=False, auto_offset_reset="earliest", allow_auto_create_topics=False,
             session_timeout_ms=6000, heartbeat_interval_ms=2000, fetch_max_wait_ms=100, max_poll_records=100,
-            **CLIENT_TIMEOUTS,
+            # JoinGroup blocks until the rebalance completes (up to the session timeout and more).
+            request_timeout_ms=30000, bootstrap_timeout_ms=CLIENT_TIMEOUTS["bootstrap_timeout_ms"],
+            reconnect_backoff_max_ms=CLIENT_TIMEOUTS["reconnect_backoff_max_ms"],
         )
         consumer.subscribe([self.topic])
         return consumer
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            consumer: KafkaConsumer | None = None
-            try:
-                consumer = self._open()
-                while not self._stop.is_set():
+        consumer: KafkaConsumer | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    if consumer is None:
+                        consumer = self._open()
                     batch = consumer.poll(timeout_ms=200)
                     if batch and self._handle_batch(consumer, batch):
                         self._stop.wait(self.retry_backoff_s)
-            except KafkaError as exc:
-                log.warning("consumer error, reconnecting: %s", type(exc).__name__, extra={"topic": self.topic})
-                self._stop.wait(self.retry_backoff_s)
-            finally:
-                if consumer is not None:
-                    try:
-                        consumer.close(autocommit=False)
-                    except Exception:  # noqa: BLE001 - closing a broken consumer must not kill the loop
-                        log.debug("consumer close failed", exc_info=True)
+                except KafkaError as exc:
+                    # Keep the consumer: kafka-python reconnects and rejoins by itself.
+                    log.warning("consumer error: %s", type(exc).__name__, extra={"topic": self.topic})
+                    self._stop.wait(self.retry_backoff_s)
+        finally:
+            if consumer is not None:
+                try:
+                    consumer.close(autocommit=False)
+                except Exception:  # noqa: BLE001 - the thread is ending either way
+                    log.debug("consumer close failed", exc_info=True)
 
     def _handle_batch(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Handle every record concurrently; commit what is done; True when something must come back."""
@@ -136,6 +146,7 @@ class ConsumerWorker:
             try:
                 await self.handler(record)
             except Exception as exc:
+                self.metrics.handling_errors.labels(self.topic, type(exc).__name__).inc()
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 expected = isinstance(exc, ServiceError)  # known conditions need no stack trace

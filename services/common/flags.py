@@ -37,6 +37,7 @@ class Flags(BaseModel):
     purchase_rule: str | None = Field(None, description="policy-service purchase rule override")
     max_policy_premium: float | None = Field(None, gt=0, description="policy-service premium limit override")
     pricing_model: str | None = Field(None, description="quote-service pricing model override")
+    journeys_per_second: float | None = Field(None, ge=0, description="traffic generator rate override")
 
 
 DEFAULT_FLAGS = Flags()

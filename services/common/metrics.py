@@ -4,6 +4,7 @@ Names (all services): ``http_server_requests_total{method,route,status}``,
 ``http_server_request_duration_seconds{method,route}``, ``http_client_requests_total{peer,outcome}``,
 ``http_client_request_duration_seconds{peer}``, ``circuit_breaker_open{peer}``,
 ``kafka_messages_produced_total{topic,type}``, ``kafka_messages_consumed_total{topic}``,
+``kafka_message_errors_total{topic,error}``,
 ``kafka_connected``, ``db_pool_in_use``, plus the standard ``process_*`` collectors (RSS, CPU).
 Services add their own through ``Metrics.registry`` (journeys for traffic, quotes, policies).
 """
@@ -51,6 +52,10 @@ class Metrics:
         self.breaker_open = Gauge("circuit_breaker_open", "1 while the breaker rejects calls", ["peer"], registry=r)
         self.produced = Counter("kafka_messages_produced", "Kafka records produced", ["topic", "type"], registry=r)
         self.consumed = Counter("kafka_messages_consumed", "Kafka records consumed", ["topic"], registry=r)
+        self.handling_errors = Counter(
+            "kafka_message_errors", "Kafka records whose handling failed (skipped or retried)", ["topic", "error"],
+            registry=r,
+        )
         self.kafka_connected = Gauge("kafka_connected", "1 while the Kafka cluster is reachable", registry=r)
         self.db_in_use = Gauge("db_pool_in_use", "SQLite connections checked out", registry=r)
 

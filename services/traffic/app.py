@@ -40,7 +40,8 @@ class Generator:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while not stop.is_set() and (s.journey_limit == 0 or self.started < s.journey_limit):
-            if s.journeys_per_second <= 0:
+            rate = self.rate()
+            if rate <= 0:
                 await wait_for_stop(stop, 1.0)
                 continue
             if await wait_for_stop(stop, max(0.0, next_at - loop.time())):
@@ -51,11 +52,16 @@ class Generator:
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
             # After a stall (all slots busy) do not burst to catch up: keep the configured rate.
-            next_at = max(next_at + 1 / s.journeys_per_second, loop.time() - 1.0)
+            next_at = max(next_at + 1 / rate, loop.time() - 1.0)
         if self.in_flight:  # journeys still running at shutdown get a moment, then are dropped
             await asyncio.wait(list(self.in_flight), timeout=1.0)
         for task in list(self.in_flight):
             task.cancel()
+
+    def rate(self) -> float:
+        """Journeys per second: the runtime flag when set (load tests turn it), else the knob."""
+        override = self.ctx.flags.current().journeys_per_second
+        return self.ctx.settings.journeys_per_second if override is None else override
 
     async def _journey(self, slots: asyncio.Semaphore) -> None:
         s = self.ctx.settings

@@ -11,18 +11,21 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
 import psutil
 from pydantic import BaseModel
 
 from sre_space.config import Settings
 from sre_space.stack import launcher
+from sre_space.stack.flags import write_flags
 from sre_space.stack.state import StackState, read_state
-from sre_space.stack.wiring import flags_path
 
 SETTLE_SECONDS = 5.0
+WARMUP_SECONDS = 5.0
+DRAIN_SECONDS = 5.0
 
 
 class StackBench(BaseModel):
@@ -74,26 +77,49 @@ def run(settings: Settings, load_seconds: float = 30.0, rate: float = 20.0) -> S
         state = read_state(home)
         assert state is not None
         processes, rest = stack_rss_mb(state)
-        traffic_url = next(c.url for c in state.components if c.name == "traffic" and c.url)
-        before = httpx.get(f"{traffic_url}/stats", timeout=5).json()
-        flags_path(home, "traffic").write_text(json.dumps({"journeys_per_second": rate}))
+        write_flags(home, "traffic", {"journeys_per_second": rate})
+        # The first seconds ramp up (consumer group join, connection pools): measure steady state.
+        time.sleep(WARMUP_SECONDS)
+        window_start = time.time()
         peak = rest
         end = time.monotonic() + load_seconds
         while time.monotonic() < end:
             time.sleep(1.0)
             peak = max(peak, stack_rss_mb(state)[1])
-        flags_path(home, "traffic").write_text(json.dumps({"journeys_per_second": 0}))
-        after = httpx.get(f"{traffic_url}/stats", timeout=5).json()
+        window_end = time.time()
+        write_flags(home, "traffic", {"journeys_per_second": 0})
+        time.sleep(DRAIN_SECONDS)  # let journeys started in the window finish and be recorded
     finally:
         launcher.stop_daemon(home)
-    outcomes = {k: int(v) - int(before.get("outcomes", {}).get(k, 0)) for k, v in after.get("outcomes", {}).items()}
-    journeys = sum(outcomes.values())
+    journeys = journeys_started_in(home / "data" / "traffic" / "journeys.jsonl", window_start, window_end)
+    latencies = sorted(float(j["latency_ms"]) for j in journeys)
+    outcomes: dict[str, int] = {}
+    for j in journeys:
+        outcomes[j["outcome"]] = outcomes.get(j["outcome"], 0) + 1
     return StackBench(
         ready_seconds=round(ready, 2), processes=processes, rss_rest_mb=round(rest, 1), rss_load_mb=round(peak, 1),
-        rate_requested=rate, load_seconds=load_seconds, journeys=journeys,
-        journeys_per_second=round(journeys / load_seconds, 2), outcomes=outcomes,
-        p50_ms=after.get("p50_ms"), p95_ms=after.get("p95_ms"),
+        rate_requested=rate, load_seconds=load_seconds, journeys=len(journeys),
+        journeys_per_second=round(len(journeys) / load_seconds, 2), outcomes=outcomes,
+        p50_ms=_percentile(latencies, 0.50), p95_ms=_percentile(latencies, 0.95),
     )
+
+
+def journeys_started_in(journal: Path, start: float, end: float) -> list[dict[str, Any]]:
+    """Journeys recorded by the traffic generator that started within [start, end)."""
+    found = []
+    for line in journal.read_text().splitlines() if journal.exists() else []:
+        record = json.loads(line)
+        finished = datetime.fromisoformat(record["time"]).timestamp()
+        began = finished - float(record["latency_ms"]) / 1000
+        if start <= began < end:
+            found.append(record)
+    return found
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
 
 
 def render(result: StackBench) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 MAX_BODY_CHARS = 65_536  # GitHub rejects issue and comment bodies longer than this
 
 
@@ -234,9 +234,9 @@ def parse_post(body: str, *, comment_id: int | None = None, created_at: datetime
         block = json.loads(body[start + len(_OPENER) : closer.start()])
     except json.JSONDecodeError:
         return None
-    if not isinstance(block, dict) or not isinstance(block.get("agent"), str) or not isinstance(block.get("data"), dict):
+    if not isinstance(block, dict) or block.get("schema_version") != SCHEMA_VERSION:
         return None
-    if block.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(block.get("agent"), str) or not isinstance(block.get("data"), dict):
         return None
     text = body[:start].strip()
     heading = f"**{block['agent']}**"

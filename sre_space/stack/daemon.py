@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from sre_space.config import Settings, load_settings, process_environment
 from sre_space.errors import PrerequisiteError, SREError

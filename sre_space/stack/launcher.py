@@ -6,6 +6,7 @@ API), so the CLI, ``mission-control.sh``, the tests and the benchmarks share one
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -121,10 +122,8 @@ def _kill_all(pids: list[int]) -> None:
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def control(home: Path, method: str, path: str, **params: Any) -> Any:

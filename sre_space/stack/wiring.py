@@ -12,6 +12,7 @@ from sre_space.config import Settings
 from sre_space.errors import PrerequisiteError
 from sre_space.models.fleet import FleetSpec, ServiceSpec
 from sre_space.net import free_port, port_in_use
+from sre_space.stack.flags import flags_path
 
 HOST = "127.0.0.1"
 
@@ -19,11 +20,6 @@ HOST = "127.0.0.1"
 def link_variable(service: str) -> str:
     """Environment variable holding a service's base URL: ``user-service`` -> ``USER_SERVICE_URL``."""
     return service.upper().replace("-", "_") + "_URL"
-
-
-def flags_path(home: Path, service: str) -> Path:
-    """The runtime-flags file a service re-reads while it runs (``FLAGS_FILE``)."""
-    return home / "flags" / f"{service}.json"
 
 
 class Wiring:

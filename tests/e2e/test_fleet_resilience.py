@@ -3,7 +3,8 @@
 Timeline: services start with no broker → alive but not ready → broker starts → ready, a quote
 becomes a policy → broker stops → still alive, not ready, quotes answer 503 → broker restarts
 (empty: tansu keeps nothing) → ready again, topics re-created, a quote becomes a policy again.
-Then runtime flags: memory growth shows in RSS; error_rate and extra latency show in responses.
+Then runtime flags: memory growth shows in RSS; error_rate and extra latency show in responses;
+and a malformed record on the quotes topic is counted, skipped, and does not stop the consumer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
 from sre_space.net import free_port
 from sre_space.stack.broker import EmbeddedBroker
@@ -86,6 +88,11 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniFleet]:
         fleet.stop()
 
 
+def buy_many(mini: MiniFleet, count: int) -> list[str]:
+    """Statuses of ``count`` quotes bought one after the other (spread over the 4 partitions)."""
+    return [buy(mini)["status"] for _ in range(count)]
+
+
 def buy(mini: MiniFleet) -> dict[str, Any]:
     """One quote through quote-service, then policy-service's final answer for it."""
     resp = httpx.post(mini.url("quote-service") + "/quotes", json={"user_id": 3, "product": "home"}, timeout=10)
@@ -100,14 +107,16 @@ def buy(mini: MiniFleet) -> dict[str, Any]:
 
 
 def test_services_survive_a_kafka_outage(mini: MiniFleet) -> None:
-    poll_until(lambda: httpx.get(mini.url("policy-service") + "/health").status_code == 200, "policy alive", 60)
+    for name in NAMES:
+        poll_until(lambda n=name: httpx.get(mini.url(n) + "/health").status_code == 200, f"{name} alive", 60)  # type: ignore[misc]
     for name in ("quote-service", "policy-service"):
         state = mini.ready(name)
         assert state["status"] == 503 and state["checks"]["kafka"] is False, state
     mini.broker.start()
     for name in NAMES:
         poll_until(lambda n=name: mini.ready(n)["status"] == 200, f"{name} ready once Kafka is up", 30)  # type: ignore[misc]
-    assert buy(mini)["status"] == "purchased"
+    # Enough quotes that every partition has committed offsets the restarted broker will not know.
+    assert buy_many(mini, 8) == ["purchased"] * 8
 
     mini.broker.stop()
     poll_until(lambda: mini.ready("quote-service")["checks"]["kafka"] is False, "quote-service sees the outage", 15)
@@ -118,7 +127,8 @@ def test_services_survive_a_kafka_outage(mini: MiniFleet) -> None:
     mini.broker.start()
     for name in ("quote-service", "policy-service"):
         poll_until(lambda n=name: mini.ready(n)["status"] == 200, f"{name} ready again", 30)  # type: ignore[misc]
-    assert buy(mini)["status"] == "purchased"
+    # The broker came back empty: the consumer must start over on the re-created topics.
+    assert buy_many(mini, 6) == ["purchased"] * 6
 
 
 def test_memory_growth_flag_holds_memory(mini: MiniFleet) -> None:
@@ -153,3 +163,19 @@ def test_error_and_latency_flags(mini: MiniFleet) -> None:
     poll_until(lambda: httpx.get(url).elapsed.total_seconds() < 0.3, "user-service fast again", timeout=10)
     poll_until(lambda: buy(mini)["status"] == "purchased", "purchases work again", timeout=30)
     assert not FORBIDDEN.findall("".join((mini.home / f"{n}.log").read_text() for n in NAMES))
+
+
+def test_malformed_record_is_counted_and_skipped(mini: MiniFleet) -> None:
+    producer = KafkaProducer(bootstrap_servers=mini.broker.bootstrap)
+    producer.send("insurecloud.quotes", value=b'{"type": "quote_cancelled"}', key=b"junk").get(10)
+    producer.close()
+
+    def errors() -> float:
+        text = httpx.get(mini.url("policy-service") + "/metrics").text
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("kafka_message_errors_total{") and 'error="MalformedEvent"' in line
+        )
+
+    poll_until(lambda: errors() == 1, "the malformed record counted", timeout=20)
+    assert buy(mini)["status"] == "purchased"  # and the consumer carries on

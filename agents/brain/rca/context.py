@@ -23,6 +23,7 @@ class Tables:
     base: SpanTable
     inc_logs: LogTable
     base_logs: LogTable
+    op_service_ids: np.ndarray  # service id of each operation id
 
     @classmethod
     def build(cls, incident: TelemetryWindow, baseline: TelemetryWindow) -> Tables:
@@ -31,7 +32,10 @@ class Tables:
         base = SpanTable.build(baseline.spans, services, ops)
         inc_logs = LogTable.build(incident.logs, inc, services, templates)
         base_logs = LogTable.build(baseline.logs, base, services, templates)
-        return cls(services, ops, templates, inc, base, inc_logs, base_logs)
+        op_service_ids = np.zeros(len(ops), np.int64)
+        op_service_ids[inc.op] = inc.service
+        op_service_ids[base.op] = base.service
+        return cls(services, ops, templates, inc, base, inc_logs, base_logs, op_service_ids)
 
     def operation(self, op: int) -> str:
         return self.ops.names[op].split("\x00", 1)[1]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NO_METRICS = False
 from agents.brain.rca.context import Tables
 from agents.brain.rca.errors import error_findings, error_flags
 from agents.brain.rca.events import change_findings, event_findings
@@ -48,7 +47,8 @@ def analyze(incident: TelemetryWindow, baseline: TelemetryWindow) -> Diagnosis:
     """Rank the likely root causes of ``incident`` against ``baseline`` (the engine decides)."""
     result = span_pass(incident, baseline)
     findings = result.findings
-    findings += [] if NO_METRICS else metric_findings(incident.metrics, baseline.metrics)
+    traced = {s.service for s in incident.spans}
+    findings += metric_findings(incident.metrics, baseline.metrics, traced)
     findings += event_findings(incident, baseline)
     findings += change_findings(incident)
     return diagnose(findings, spans_analysed=len(incident.spans) + len(baseline.spans))

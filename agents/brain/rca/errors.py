@@ -1,13 +1,20 @@
 """Where errors originate: a span errs when its status says so or it logged at ERROR level.
-The origin is the deepest erring span of a branch; an erring span whose subtree holds an anomaly
-in another service only propagates that anomaly (the caller of a failed call fails too)."""
+The origin is the deepest erring span of a branch; an erring span with an erring descendant, or
+whose subtree holds another anomaly in another service, only propagates it (the caller of a
+failed call fails too).
+
+One exception: a failed client call that never reached its callee (no server span below it,
+where the baseline always shows one, and only one, callee service) points at that callee: it is
+down, unreachable or refusing connections (``missing_callee``, dependency unavailable)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
 from agents.brain.rca.context import Tables
-from agents.brain.rca.findings import Finding, surprise
+from agents.brain.rca.findings import Finding, best_per_owner, damped
 from agents.brain.rca.logs import LogTable
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
@@ -18,36 +25,81 @@ def error_flags(spans: SpanTable, logs: LogTable) -> np.ndarray:
 
 
 def error_findings(t: Tables, inc_err: np.ndarray, explained: np.ndarray) -> list[Finding]:
-    """Per service: error origins in the incident against the baseline's origin rate."""
+    """Per service, its operation with the most surprising error origins against the
+    baseline's origin rate for that operation (the service's rate for a new operation)."""
     base_err = error_flags(t.base, t.base_logs)
-    base_origin = base_err & ~t.base.descendants_flag(base_err)
-    origin = inc_err & ~explained
-    n_svc = len(t.services)
-    k = np.bincount(t.inc.service[origin], minlength=n_svc).astype(float)
-    n = np.bincount(t.inc.service, minlength=n_svc).astype(float)
-    kb = np.bincount(t.base.service[base_origin], minlength=n_svc).astype(float)
-    nb = np.bincount(t.base.service, minlength=n_svc).astype(float)
-    rate_b = (kb + 0.5) / (nb + 1)
-    out = []
-    for s in np.flatnonzero(k > 0):
-        score = surprise(float(k[s]), float(n[s] * rate_b[s]))
-        if score <= 0:
-            continue
-        rows = np.flatnonzero(origin & (t.inc.service == s))
-        ops, counts = np.unique(t.inc.op[rows], return_counts=True)
-        top = int(ops[np.argmax(counts)])
+    base_origin = base_err & ~t.base.descendants_flag(base_err, other_service=False)
+    deepest = inc_err & ~t.inc.descendants_flag(inc_err, other_service=False) & ~explained
+    callee = sole_callee(t.base, len(t.ops))
+    stranded = deepest & ~t.inc.calls_out & (callee[t.inc.op] >= 0)
+    out = _missing_callee(t, stranded, callee, base_origin & ~t.base.calls_out)
+    origin = deepest & ~stranded
+    n_ops, n_svc = len(t.ops), len(t.services)
+    k = np.bincount(t.inc.op[origin], minlength=n_ops).astype(float)
+    n = np.bincount(t.inc.op, minlength=n_ops).astype(float)
+    kb = np.bincount(t.base.op[base_origin], minlength=n_ops).astype(float)
+    nb = np.bincount(t.base.op, minlength=n_ops).astype(float)
+    svc_rate = (np.bincount(t.base.service[base_origin], minlength=n_svc) + 0.5) / (
+        np.bincount(t.base.service, minlength=n_svc) + 1)
+    op_service = t.op_service_ids
+    rate = np.where(nb > 0, (kb + 0.5) / (nb + 1), svc_rate[op_service])
+    score = np.zeros(n_ops)
+    for o in np.flatnonzero(k > 0):
+        score[o] = damped(float(k[o]), float(n[o] * rate[o]), float(n[o]))
+    for s, top in best_per_owner(op_service, score).items():
         out.append(Finding(
-            service=t.services.names[s], signal="error_origin", kind=EvidenceKind.SPAN, score=score,
-            operation=t.operation(top), baseline=round(float(kb[s] / max(nb[s], 1)), 4),
-            incident=round(float(k[s] / n[s]), 4), unit="share of spans where an error originates",
-            detail=_first_error_log(t, rows), refs=t.example_traces(rows),
+            service=t.services.names[s], signal="error_origin", kind=EvidenceKind.SPAN, score=float(score[top]),
+            operation=t.operation(top), baseline=round(float(kb[top] / max(nb[top], 1)), 4),
+            incident=round(float(k[top] / n[top]), 4), unit="share of spans where an error originates",
+            describe=partial(_describe, t, origin, top),
         ))
     return out
 
 
+def sole_callee(spans: SpanTable, n_ops: int) -> np.ndarray:
+    """Per operation, the one service its spans call in this window (-1: none, or several)."""
+    kids = np.flatnonzero(spans.parent >= 0)
+    cross = kids[spans.service[kids] != spans.service[spans.parent[kids]]]
+    pairs = np.unique(np.stack([spans.op[spans.parent[cross]], spans.service[cross]]), axis=1)
+    ops, services = pairs[0], pairs[1]
+    distinct = np.bincount(ops, minlength=n_ops)
+    out = np.full(n_ops, -1, np.int64)
+    single = distinct[ops] == 1
+    out[ops[single]] = services[single]
+    return out
+
+
+def _missing_callee(t: Tables, stranded: np.ndarray, callee: np.ndarray, base_stranded: np.ndarray) -> list[Finding]:
+    n_ops = len(t.ops)
+    k = np.bincount(t.inc.op[stranded], minlength=n_ops).astype(float)
+    n = np.bincount(t.inc.op, minlength=n_ops).astype(float)
+    kb = np.bincount(t.base.op[base_stranded], minlength=n_ops).astype(float)
+    nb = np.bincount(t.base.op, minlength=n_ops).astype(float)
+    score = np.zeros(n_ops)
+    for o in np.flatnonzero(k > 0):
+        score[o] = damped(float(k[o]), float(n[o] * (kb[o] + 0.5) / (nb[o] + 1)), float(n[o]))
+    out = []
+    for s, top in best_per_owner(np.maximum(callee, 0), score * (callee >= 0)).items():
+        out.append(Finding(
+            service=t.services.names[s], signal="missing_callee", kind=EvidenceKind.SPAN, score=float(score[top]),
+            operation=None, baseline=round(float(kb[top] / max(nb[top], 1)), 4),
+            incident=round(float(k[top] / n[top]), 4),
+            unit=f"share of {t.op_service(top)} {t.operation(top)} calls failing before reaching it",
+            describe=partial(_describe, t, stranded, top),
+        ))
+    return out
+
+
+def _describe(t: Tables, origin: np.ndarray, op: int) -> tuple[str, list[str]]:
+    rows = np.flatnonzero(origin & (t.inc.op == op))
+    return _first_error_log(t, rows), t.example_traces(rows)
+
+
 def _first_error_log(t: Tables, rows: np.ndarray) -> str:
     logs = t.inc_logs
-    hit = np.flatnonzero(np.isin(logs.span, rows) & (logs.level >= 2))
+    chosen = np.zeros(len(t.inc), bool)
+    chosen[rows] = True
+    hit = np.flatnonzero(chosen[np.maximum(logs.span, 0)] & (logs.span >= 0) & (logs.level >= 2))
     if len(hit) == 0:
         return "spans marked as errors"
     return f"error log: {logs.lines[int(hit[0])].message[:200]}"

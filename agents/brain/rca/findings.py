@@ -8,6 +8,7 @@ pattern, a slow span and a metric jump add up on one scale without per-dataset w
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,13 +67,34 @@ class Finding:
     unit: str = ""
     detail: str = ""
     refs: list[str] = field(default_factory=list)
+    family: str = ""  # findings of one family count once per service (default: the signal)
+    # Filled in only for the findings shown (top candidates): detail text and references.
+    describe: Callable[[], tuple[str, list[str]]] | None = None
+
+    def resolve(self) -> Finding:
+        if self.describe is not None:
+            self.detail, self.refs = self.describe()
+            self.describe = None
+        return self
+
+    @property
+    def group(self) -> str:
+        return self.family or self.signal
 
 
 def best_per_service(findings: list[Finding]) -> dict[tuple[str, str], Finding]:
-    """The strongest finding per (service, signal)."""
+    """The strongest finding per (service, family)."""
     out: dict[tuple[str, str], Finding] = {}
     for f in findings:
-        key = (f.service, f.signal)
+        key = (f.service, f.group)
         if key not in out or f.score > out[key].score:
             out[key] = f
     return out
+
+
+def best_per_owner(owner: np.ndarray, score: np.ndarray) -> dict[int, int]:
+    """For each owner (service id), the index with the highest positive score."""
+    idx = np.flatnonzero(score > 0)
+    order = idx[np.lexsort((-score[idx], owner[idx]))]
+    first = np.r_[True, owner[order][1:] != owner[order][:-1]] if len(order) else np.zeros(0, bool)
+    return {int(owner[i]): int(i) for i in order[first]}

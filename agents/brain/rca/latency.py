@@ -9,15 +9,17 @@ its calls from every caller are slow, the caller when all its outgoing calls are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from agents.brain.rca.context import Tables
-from agents.brain.rca.findings import Finding, surprise
+from agents.brain.rca.findings import Finding, best_per_owner, damped
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
 
 FLOOR_US = 1_000  # latency jitter below a millisecond is never a finding
+FLOOR_SHARE = 0.05  # nor is an excess under 5 % of a typical request's duration
 _GAP = np.int64(1) << np.int64(31)
 
 
@@ -28,6 +30,7 @@ class Latency:
     threshold: np.ndarray
     context: np.ndarray
     callee: np.ndarray  # service id on the far side of a client span, -1 otherwise
+    base_context: np.ndarray
 
 
 def _contexts(spans: SpanTable) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +48,10 @@ def _contexts(spans: SpanTable) -> tuple[np.ndarray, np.ndarray]:
 def latency(t: Tables) -> Latency:
     inc_ctx, callee = _contexts(t.inc)
     base_ctx, _ = _contexts(t.base)
-    keys, q50, q99, first, size = _quantiles(base_ctx, t.base.self_time)
-    thr_b = np.maximum(q99, 2 * q50) + FLOOR_US
+    keys, q50, q99, size = _quantiles(base_ctx, t.base.self_time)
+    roots = t.base.duration[t.base.parent < 0]
+    floor = max(FLOOR_US, FLOOR_SHARE * float(np.median(roots))) if len(roots) else FLOOR_US
+    thr_b = np.maximum(q99, 2 * q50) + floor
     beyond = np.zeros(len(keys))
     if len(keys):
         pos = np.searchsorted(keys, base_ctx)
@@ -58,8 +63,7 @@ def latency(t: Tables) -> Latency:
     threshold = np.where(known, thr_b[pos] if len(keys) else 0, np.inf)
     chance = np.where(known, rate[pos] if len(keys) else 0, np.nan)
     slow = t.inc.self_time > threshold
-    del first
-    return Latency(slow, chance, threshold, inc_ctx, callee)
+    return Latency(slow, chance, threshold, inc_ctx, callee, base_ctx)
 
 
 def _quantiles(ctx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -68,18 +72,16 @@ def _quantiles(ctx: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
     keys, first, size = np.unique(c, return_index=True, return_counts=True)
     q50 = v[first + (size - 1) // 2]
     q99 = v[first + np.floor((size - 1) * 0.99).astype(np.int64)]
-    return keys, q50, q99, first, size
+    return keys, q50, q99, size
 
 
 def latency_findings(t: Tables, lat: Latency) -> list[Finding]:
     known = ~np.isnan(lat.chance)
     chance = np.nan_to_num(lat.chance)
     is_gap = t.inc.exit & (lat.callee >= 0)
-    weight_self = np.zeros(len(t.services))
-    out = []
-    own = known & ~is_gap
-    out += _per_service(t, lat, own, t.inc.service, np.ones(len(t.inc)), chance, "self_time")
-    # Caller gap: share the blame between caller and callee by how widespread each side's slowness is.
+    ones = np.ones(len(t.inc))
+    out = _per_service(t, lat, known & ~is_gap, t.inc.service, ones, chance, "self_time")
+    # Caller gap: split the blame by how widespread each side's slowness is.
     gaps = known & is_gap
     n_svc = len(t.services)
     slow_gap = gaps & lat.slow
@@ -89,7 +91,6 @@ def latency_findings(t: Tables, lat: Latency) -> list[Finding]:
     to_callee = np.where(a + b > 0, b / np.maximum(a + b, 1e-9), 0.5)
     out += _per_service(t, lat, gaps, np.maximum(lat.callee, 0), to_callee, chance, "caller_gap")
     out += _per_service(t, lat, gaps, t.inc.service, 1 - to_callee, chance, "caller_gap")
-    del weight_self
     return out
 
 
@@ -103,36 +104,48 @@ def _per_service(
     t: Tables, lat: Latency, mask: np.ndarray, owner: np.ndarray, weight: np.ndarray,
     chance: np.ndarray, signal: str,
 ) -> list[Finding]:
+    """Per owner service, its worst latency context (damped Poisson surprise)."""
+    rows = np.flatnonzero(mask & (weight > 0))
+    if len(rows) == 0:
+        return []
+    ctx_values, ctx_id = np.unique(lat.context[rows], return_inverse=True)
     n_svc = len(t.services)
-    slow = mask & lat.slow
-    k = np.bincount(owner[slow], weights=weight[slow], minlength=n_svc)
-    lam = np.bincount(owner[mask], weights=weight[mask] * chance[mask], minlength=n_svc)
+    group = ctx_id * n_svc + owner[rows]
+    size = int(group.max()) + 1
+    w = weight[rows]
+    slow = lat.slow[rows]
+    k = np.bincount(group[slow], weights=w[slow], minlength=size)
+    lam = np.bincount(group, weights=w * chance[rows], minlength=size)
+    # Damp by the number of spans, not the blamed weight, so a split blame stays a split.
+    n = np.bincount(group, minlength=size).astype(float)
+    score = np.zeros(size)
+    for g in np.flatnonzero(k > 0):
+        score[g] = damped(float(k[g]), float(lam[g]), float(n[g]))
+    owners = np.arange(size) % n_svc
     out = []
-    for s in np.flatnonzero(k > 0):
-        score = surprise(float(k[s]), float(lam[s]))
-        if score <= 0:
-            continue
-        rows = np.flatnonzero(slow & (owner == s))
-        ops, counts = np.unique(t.inc.op[rows], return_counts=True)
-        top = int(ops[np.argmax(counts)])
-        top_ctx = lat.context[rows[t.inc.op[rows] == top][0]]
-        base_vals = t.base.self_time[_base_rows(t.base, lat, top_ctx)]
-        inc_vals = t.inc.self_time[mask & (lat.context == top_ctx)]
+    for s, g in best_per_owner(owners, score).items():
+        in_group = rows[group == g]
+        hit = in_group[lat.slow[in_group]]
+        ctx = int(ctx_values[g // n_svc])
+        base_vals = t.base.self_time[lat.base_context == ctx]
         out.append(Finding(
-            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=score,
-            operation=t.operation(top),
+            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=float(score[g]),
+            operation=t.operation(int(t.inc.op[hit[0]])),
             baseline=round(float(np.median(base_vals)) / 1000, 3) if len(base_vals) else None,
-            incident=round(float(np.median(inc_vals)) / 1000, 3), unit="ms (median)",
-            detail=f"{len(rows)} spans beyond the baseline tail ({_ms(lat.threshold[rows[0]])} ms)",
-            refs=t.example_traces(rows),
+            incident=round(float(np.median(t.inc.self_time[in_group])) / 1000, 3), unit="ms (median)",
+            describe=partial(_describe, t, lat, signal, hit, len(in_group)),
         ))
     return out
 
 
-def _base_rows(base: SpanTable, lat: Latency, ctx: int) -> np.ndarray:
-    base_ctx, _ = _contexts(base)
-    return np.flatnonzero(base_ctx == ctx)
+def _describe(t: Tables, lat: Latency, signal: str, hit: np.ndarray, total: int) -> tuple[str, list[str]]:
+    detail = (f"{len(hit)} of {total} spans beyond the baseline tail ({lat.threshold[hit[0]] / 1000:.1f} ms)"
+              + _callee_note(t, lat, int(hit[0]), signal))
+    return detail, t.example_traces(hit)
 
 
-def _ms(us: float) -> str:
-    return f"{us / 1000:.1f}"
+def _callee_note(t: Tables, lat: Latency, row: int, signal: str) -> str:
+    if signal != "caller_gap":
+        return ""
+    caller, callee = t.inc.spans[row].service, t.services.names[int(lat.callee[row])]
+    return f"; calls {caller} -> {callee}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
 
 import numpy as np
 
-from agents.brain.rca.table import SpanTable, Vocab
+from agents.brain.rca.table import SpanTable, Vocab, intern
 from sre_space.models.telemetry import LogLine
 
 # A run of hex digits and separators holding at least one digit, not glued to a word on either
@@ -21,12 +23,25 @@ _TEMPLATE_TOKENS = 8
 _LEVELS = {"WARN": 1, "WARNING": 1, "ERROR": 2, "SEVERE": 2, "FATAL": 2, "CRITICAL": 2, "PANIC": 2}
 
 WARN, ERROR = 1, 2
+_FIELDS = attrgetter("service", "level", "message", "trace_id", "span_id")
+
+
+_TOKEN_CACHE: dict[str, str] = {}
+_TOKEN_CACHE_MAX = 200_000  # constant tokens repeat on every line; ids miss and are not kept
+
+
+def _mask(token: str) -> str:
+    masked = _TOKEN_CACHE.get(token)
+    if masked is None:
+        masked = _VARIABLE.sub("*", token)
+        if masked == token and len(_TOKEN_CACHE) < _TOKEN_CACHE_MAX:
+            _TOKEN_CACHE[token] = masked
+    return masked
 
 
 def template(message: str) -> str:
     """The constant part of a log line: variable runs masked, first tokens kept."""
-    head = " ".join(message[:240].split(None, _TEMPLATE_TOKENS)[:_TEMPLATE_TOKENS])
-    return _VARIABLE.sub("*", head)
+    return " ".join(map(_mask, message[:240].split(None, _TEMPLATE_TOKENS)[:_TEMPLATE_TOKENS]))
 
 
 @dataclass
@@ -46,22 +61,22 @@ class LogTable:
     @classmethod
     def build(cls, lines: list[LogLine], spans: SpanTable, services: Vocab, templates: Vocab) -> LogTable:
         n = len(lines)
-        svc = np.fromiter((services.id(ln.service) for ln in lines), np.int64, n)
+        cols = list(zip(*map(_FIELDS, lines), strict=True)) if lines else [()] * 5
+        names, levels, messages, trace_ids, span_ids = cols
+        svc = intern(names, services)
+        levels = [lv.upper() for lv in levels]
         # Level is part of the template: the same text at ERROR is a different event.
-        tmpl = np.fromiter(
-            (templates.id(f"{ln.service}\x00{ln.level}\x00{template(ln.message)}") for ln in lines), np.int64, n
-        )
-        level = np.fromiter((_LEVELS.get(ln.level.upper(), 0) for ln in lines), np.int64, n)
-        index = spans.index
-        span = np.fromiter((index.get(ln.span_id, -1) if ln.span_id else -1 for ln in lines), np.int64, n)
+        keys = list(map("\x00".join, zip(names, levels, map(template, messages), strict=True)))
+        tmpl = intern(keys, templates)
+        level = np.fromiter(map(_LEVELS.get, levels, repeat(0)), np.int64, n)
+        row = spans.row
+        span = np.fromiter(map(row, trace_ids, span_ids), np.int64, n)
         # A span id match must be in the same trace (ids are random, but be strict).
+        tget = spans.traces.get
+        trace = np.fromiter((tget(t, -2) if t else -2 for t in trace_ids), np.int64, n)
         joined = span >= 0
-        if joined.any():
-            tid = [lines[i].trace_id for i in np.flatnonzero(joined)]
-            same = np.fromiter(
-                (t is None or spans.spans[s].trace_id == t for t, s in zip(tid, span[joined], strict=True)), bool
-            )
-            span[np.flatnonzero(joined)[~same]] = -1
+        mismatch = joined & (trace != -2) & (trace != spans.trace[np.maximum(span, 0)])
+        span[mismatch] = -1
         return cls(lines, svc, tmpl, level, span)
 
     def span_errors(self, n_spans: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Metric anomalies: each series (instance or service, metric name) against its own baseline, by
 a robust z-score (median and MAD, with a relative floor so flat series do not explode).
 
-Series that move identically on several instances are host-wide (a node's CPU, say) and do not
-localise anything, so they are dropped. Scores are corrected for the number of series tested
+Series that move identically on several instances, or are named as host metrics
+(``node_*``), are host-wide (a node's CPU, say) and do not localise anything, so they are dropped. Scores are corrected for the number of series tested
 (Bonferroni in log space): with hundreds of series some large z-scores are expected by chance."""
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ from sre_space.models.diagnosis import EvidenceKind
 from sre_space.models.telemetry import MetricSample
 
 _BAD_WHEN_LOW = re.compile(r"success|availab|uptime|hit.?rate|ready", re.I)
+# Resource metrics name a cause (a starved or leaking process); the others (latency, success,
+# traffic) are symptoms that callers share with the culprit, and the span tree reads those better.
+_RESOURCE = re.compile(r"cpu|mem|heap|gc|thread|fd|file.?desc|disk|swap|throttl|oom", re.I)
+_HOST = re.compile(r"^(node|host|machine)", re.I)  # node-exporter style: the host, not the instance
+RESOURCE_CAP = 10.0  # one series at one point a minute is never worth more than a strong trace finding
+SYMPTOM_CAP = 2.0
 _REL_FLOOR = 0.05  # a series' noise is never taken as less than 5 % of its level
 _MIN_BASELINE = 3
 
@@ -40,10 +46,15 @@ def _host_wide(inc: Series) -> set[tuple[str, str, str]]:
     return {k for keys in groups.values() if len({k[1] for k in keys}) > 1 for k in keys}
 
 
-def metric_findings(incident: list[MetricSample], baseline: list[MetricSample]) -> list[Finding]:
+def metric_findings(
+    incident: list[MetricSample], baseline: list[MetricSample], traced: set[str] = frozenset()  # type: ignore[assignment]
+) -> list[Finding]:
+    """Findings per series. Symptom metrics (latency, success, traffic) only count for
+    services the span data do not cover (``traced``): where spans exist they say it better."""
     inc, base = _series(incident), _series(baseline)
     shared = _host_wide(inc)
-    tested = [k for k in inc if k in base and k not in shared and len(base[k]) >= _MIN_BASELINE]
+    tested = [k for k in inc if k in base and k not in shared and len(base[k]) >= _MIN_BASELINE
+              and not _HOST.search(k[2])]
     if not tested:
         return []
     floors = _typical_noise(base, tested)
@@ -57,12 +68,16 @@ def metric_findings(incident: list[MetricSample], baseline: list[MetricSample]) 
         low_is_bad = bool(_BAD_WHEN_LOW.search(key[2]))
         worst = float(x.min() if low_is_bad else x.max())
         z = (med - worst) / scale if low_is_bad else (worst - med) / scale
-        score = laplace_surprise(z) - correction
+        resource = bool(_RESOURCE.search(key[2]))
+        if not resource and key[0] in traced:
+            continue
+        score = min(laplace_surprise(z) - correction, RESOURCE_CAP if resource else SYMPTOM_CAP)
         if score <= 0:
             continue
         service, instance, name = key
         out.append(Finding(
             service=service, signal=f"metric:{name}", kind=EvidenceKind.METRIC, score=score,
+            family="metric:resource" if resource else "metric:symptom",
             baseline=round(med, 4), incident=round(worst, 4), unit=name,
             detail=f"{instance}: {name} {'fell' if low_is_bad else 'rose'} to {worst:.4g} "
                    f"(baseline median {med:.4g}, robust z {z:.1f})",

@@ -12,6 +12,7 @@ from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, FaultClas
 
 MIN_SCORE = 3.0  # below p ~ 0.001 for the best service, nothing stands out: inconclusive
 MAX_CANDIDATES = 10
+MIN_FINDING = 0.1  # a finding below p ~ 0.8 is noise, not evidence
 _SATURATION = ("cpu", "memory", "mem", "thread", "fd", "disk", "saturat", "throttl")
 
 
@@ -19,7 +20,8 @@ def rank(findings: list[Finding]) -> list[tuple[str, float, list[Finding]]]:
     """Services by total score, each with its findings (best first)."""
     per: dict[str, list[Finding]] = defaultdict(list)
     for f in best_per_service(findings).values():
-        per[f.service].append(f)
+        if f.score >= MIN_FINDING:
+            per[f.service].append(f)
     ranked = []
     for service, items in per.items():
         items.sort(key=lambda f: -f.score)
@@ -33,10 +35,10 @@ def fault_class(items: list[Finding]) -> FaultClass:
     signals = {f.signal for f in items}
     if "change" in signals and len(items) > 1:
         return FaultClass.BAD_CHANGE
+    if signals & {"runtime:oom_killed", "runtime:exited", "runtime:restarted"}:
+        return FaultClass.CRASH_OOM
     for f in items:
         s = f.signal
-        if s in ("runtime:oom_killed", "runtime:exited", "runtime:restarted"):
-            return FaultClass.CRASH_OOM
         if s == "missing_callee":
             return FaultClass.DEPENDENCY_UNAVAILABLE
         if s.startswith("metric:"):
@@ -58,7 +60,7 @@ def diagnose(findings: list[Finding], spans_analysed: int) -> Diagnosis:
         Candidate(
             service=service, operation=next((f.operation for f in items if f.operation), None),
             score=round(score, 3), fault_class=fault_class(items),
-            evidence=[_evidence(f) for f in items[:6]],
+            evidence=[_evidence(f.resolve()) for f in items[:6]],
         )
         for service, score, items in ranked[:MAX_CANDIDATES]
     ]

@@ -11,11 +11,12 @@ novelty, rigid ones do not."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from agents.brain.rca.context import Tables
-from agents.brain.rca.findings import N_EFF, Finding, damped, surprises
+from agents.brain.rca.findings import N_EFF, Finding, best_per_owner, surprises
 from agents.brain.rca.logs import LogTable
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
@@ -56,6 +57,8 @@ class Behaviour:
     operation is absent from the baseline)."""
 
     anomalous: np.ndarray
+    signature: np.ndarray  # dense id of the span's (operation, event set)
+    share: np.ndarray  # baseline share of that event set among the operation's spans
     expected: np.ndarray
     inc_events: tuple[np.ndarray, np.ndarray]
     base_events: tuple[np.ndarray, np.ndarray]
@@ -83,43 +86,52 @@ def behaviour(t: Tables) -> Behaviour:
     scale = np.minimum(1.0, N_EFF / n_inc)
     flagged = surprises(i_counts * scale, lam * scale) >= SPAN_SURPRISE
     per_span = lam / i_counts
-    return Behaviour(flagged[inverse], per_span[inverse], inc_ev, base_ev)
+    return Behaviour(flagged[inverse], inverse, share[inverse], per_span[inverse], inc_ev, base_ev)
 
 
 def struct_findings(t: Tables, beh: Behaviour, explained: np.ndarray) -> list[Finding]:
-    """Per service, its most affected operation: spans with over-represented behaviour that is
-    not explained by an anomaly further down their own subtree."""
-    known = ~np.isnan(beh.expected)
-    origin = known & beh.anomalous & ~explained
+    """Per service, its most affected operation. Per operation, over the spans not explained by
+    an anomaly further down their own subtree, each over-represented event set adds its
+    (damped) Poisson surprise; the span-level flag only serves to explain callers."""
+    rows = np.flatnonzero(~np.isnan(beh.expected) & ~explained)
     n_ops = len(t.ops)
+    op = t.inc.op[rows]
+    n = np.bincount(op, minlength=n_ops).astype(float)
+    sig_ids, first, i = np.unique(beh.signature[rows], return_index=True, return_counts=True)
+    sig_op = op[first]
+    lam = n[sig_op] * beh.share[rows][first]
+    scale = np.minimum(1.0, N_EFF / n[sig_op])
+    per_sig = surprises(i * scale, lam * scale)
+    per_op = np.bincount(sig_op, weights=per_sig, minlength=n_ops)
+    excess = np.isin(beh.signature, sig_ids[per_sig > 0])
+    origin = np.zeros(len(t.inc), bool)
+    origin[rows] = excess[rows]
     k = np.bincount(t.inc.op[origin], minlength=n_ops).astype(float)
-    lam = np.bincount(t.inc.op[origin], weights=beh.expected[origin], minlength=n_ops)
-    n = np.bincount(t.inc.op[known], minlength=n_ops).astype(float)
-    best: dict[int, tuple[float, int]] = {}
-    for o in np.flatnonzero(k > 0):
-        score = damped(float(k[o]), float(lam[o]), float(n[o]))
-        s = t.services.ids[t.op_service(int(o))]
-        if score > best.get(s, (0.0, -1))[0]:
-            best[s] = (score, int(o))
+    lam_op = np.bincount(t.inc.op[origin], weights=beh.expected[origin], minlength=n_ops)
     out = []
-    for s, (score, top) in best.items():
-        rows = np.flatnonzero(origin & (t.inc.op == top))
+    for s, top in best_per_owner(t.op_service_ids, per_op).items():
         out.append(Finding(
-            service=t.services.names[s], signal="call_mix", kind=EvidenceKind.SPAN, score=score,
-            operation=t.operation(top), baseline=round(float(lam[top] / n[top]), 4),
+            service=t.services.names[s], signal="call_mix", kind=EvidenceKind.SPAN, score=float(per_op[top]),
+            operation=t.operation(top), baseline=round(float(lam_op[top] / n[top]), 4),
             incident=round(float(k[top] / n[top]), 4), unit="share of spans with unusual behaviour",
-            detail=_event_diff(t, beh, top, rows), refs=t.example_traces(rows),
+            describe=partial(_describe, t, beh, top, origin),
         ))
     return out
 
 
+def _describe(t: Tables, beh: Behaviour, op: int, origin: np.ndarray) -> tuple[str, list[str]]:
+    rows = np.flatnonzero(origin & (t.inc.op == op))
+    return _event_diff(t, beh, op, rows), t.example_traces(rows)
+
+
 def _event_diff(t: Tables, nov: Behaviour, op: int, rows: np.ndarray, limit: int = 3) -> str:
     """The events whose presence changed most between baseline spans and the novel spans."""
-    base_rows = np.flatnonzero(t.base.op == op)
     b_rows, b_ev = nov.base_events
     i_rows, i_ev = nov.inc_events
-    b_rate = _presence(b_ev[np.isin(b_rows, base_rows)], len(base_rows))
-    i_rate = _presence(i_ev[np.isin(i_rows, rows)], len(rows))
+    chosen = np.zeros(len(t.inc), bool)
+    chosen[rows] = True
+    b_rate = _presence(b_ev[t.base.op[b_rows] == op], int((t.base.op == op).sum()))
+    i_rate = _presence(i_ev[chosen[i_rows]], len(rows))
     diffs = sorted(
         ((i_rate.get(e, 0.0) - b_rate.get(e, 0.0), e) for e in set(b_rate) | set(i_rate)),
         key=lambda d: -abs(d[0]),

@@ -3,7 +3,11 @@ and which spans cross a service boundary. Everything after the build is vectoris
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
 
 import numpy as np
 
@@ -37,7 +41,8 @@ class SpanTable:
     and ``entry`` spans whose parent runs elsewhere (the server side)."""
 
     spans: list[Span]
-    index: dict[str, int]  # span id -> row
+    index: dict[Any, int]  # span id (or (trace id, span id) when ids collide) -> row
+    traces: dict[str, int]  # trace id -> dense trace number
     trace: np.ndarray
     service: np.ndarray
     op: np.ndarray  # id of "service\x00operation" in the op vocabulary
@@ -49,27 +54,45 @@ class SpanTable:
     self_time: np.ndarray
     entry: np.ndarray
     exit: np.ndarray
+    calls_out: np.ndarray  # has a child span in another service
 
     def __len__(self) -> int:
         return len(self.spans)
 
+    def row(self, trace_id: str | None, span_id: str | None) -> int:
+        """Row of a span by its ids, -1 when absent."""
+        if not span_id:
+            return -1
+        found = self.index.get(span_id, -1)
+        if found == -1 and trace_id is not None:
+            found = self.index.get((trace_id, span_id), -1)
+        return found
+
     @classmethod
     def build(cls, spans: list[Span], services: Vocab, ops: Vocab) -> SpanTable:
-        if len({s.span_id for s in spans}) < len(spans):
-            # Duplicates (overlapping fetches or files) would split a span's children in two.
-            spans = list({(s.trace_id, s.span_id): s for s in spans}.values())
+        cols = list(zip(*map(_FIELDS, spans), strict=True)) if spans else [()] * 9
+        trace_ids, span_ids, parent_ids, svc_names, op_names, starts, durs, errs, kind_values = cols
         n = len(spans)
+        # Span ids are random 64-bit values: key by span id alone unless they collide.
+        index: dict[Any, int] = dict(zip(span_ids, range(n), strict=True))
+        if len(index) < n:
+            pairs = list(zip(trace_ids, span_ids, strict=True))
+            if len(set(pairs)) < n:
+                # Duplicates (overlapping fetches or files) would split a span's children in two.
+                unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
+                return cls.build(unique, services, ops)
+            index = dict(zip(pairs, range(n), strict=True))
+            parent_ids = tuple(zip(trace_ids, parent_ids, strict=True))
         traces: dict[str, int] = {}
-        trace = np.fromiter((traces.setdefault(s.trace_id, len(traces)) for s in spans), np.int64, n)
-        svc = np.fromiter((services.id(s.service) for s in spans), np.int64, n)
-        op = np.fromiter((ops.id(f"{s.service}\x00{s.operation}") for s in spans), np.int64, n)
-        start = np.fromiter((s.start_us for s in spans), np.int64, n)
-        dur = np.fromiter((s.duration_us for s in spans), np.int64, n)
-        err = np.fromiter((s.error for s in spans), bool, n)
-        kinds = np.fromiter((_KIND.get(s.kind, 0) for s in spans), np.int8, n)
-        # Span ids are random 64-bit values: key by span id alone and drop the rare cross-trace match.
-        index = {s.span_id: i for i, s in enumerate(spans)}
-        parent = np.fromiter((index.get(s.parent_id, -1) if s.parent_id else -1 for s in spans), np.int64, n)
+        trace = np.fromiter(map(lambda t: traces.setdefault(t, len(traces)), trace_ids), np.int64, n)
+        svc = intern(svc_names, services)
+        op = intern(list(map("\x00".join, zip(svc_names, op_names, strict=True))), ops)
+        start = np.array(starts, np.int64)
+        dur = np.array(durs, np.int64)
+        err = np.array(errs, bool)
+        kinds = np.fromiter(map(_KIND.get, kind_values, repeat(0)), np.int8, n)
+        get = index.get
+        parent = np.fromiter((get(p, -1) if p else -1 for p in parent_ids), np.int64, n)
         bad = (parent == np.arange(n)) | ((parent >= 0) & (trace[np.maximum(parent, 0)] != trace))
         parent[bad] = -1
         depth = _depths(parent)
@@ -77,27 +100,41 @@ class SpanTable:
         cross = np.zeros(n, bool)
         cross[has_parent] = svc[has_parent] != svc[parent[has_parent]]
         entry = (~has_parent) | cross | (kinds == 1)
-        exit_ = np.zeros(n, bool)
-        exit_[parent[cross]] = True
-        exit_ |= kinds == 2
+        calls_out = np.zeros(n, bool)
+        calls_out[parent[cross]] = True
+        exit_ = calls_out | (kinds == 2)
         self_time = _self_times(parent, start, dur)
-        return cls(spans, index, trace, svc, op, start, dur, parent, depth, err, self_time, entry, exit_)
+        return cls(spans, index, traces, trace, svc, op, start, dur, parent, depth, err, self_time, entry, exit_, calls_out)
 
-    def descendants_flag(self, flag: np.ndarray) -> np.ndarray:
-        """For each span: does its subtree, beyond its own service, hold a flagged span?
+    def descendants_flag(self, flag: np.ndarray, other_service: bool = True) -> np.ndarray:
+        """For each span: does its subtree (itself excluded) hold a flagged span, counting only
+        spans beyond its own service when ``other_service``?
 
         Bottom-up over depth levels: a child in another service contributes its whole subtree;
         a child in the same service passes on what lies beyond it."""
         anywhere = flag.copy()
-        beyond = np.zeros(len(flag), bool)
+        below = np.zeros(len(flag), bool)
         for d in range(int(self.depth.max(initial=0)), 0, -1):
             kids = np.flatnonzero(self.depth == d)
             par = self.parent[kids]
-            other = self.service[kids] != self.service[par]
-            contrib = np.where(other, anywhere[kids], beyond[kids])
-            beyond[par[contrib]] = True
+            if other_service:
+                other = self.service[kids] != self.service[par]
+                contrib = np.where(other, anywhere[kids], below[kids])
+            else:
+                contrib = anywhere[kids]
+            below[par[contrib]] = True
             anywhere[par[anywhere[kids]]] = True
-        return beyond
+        return below
+
+
+_FIELDS = attrgetter(
+    "trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "error", "kind"
+)
+
+
+def intern(names: Sequence[str], vocab: Vocab) -> np.ndarray:
+    ids = vocab.ids
+    return np.fromiter((ids[x] if x in ids else vocab.id(x) for x in names), np.int64, len(names))
 
 
 _KIND = {

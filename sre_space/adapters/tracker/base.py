@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from sre_space.errors import BackendRejected, BackendUnavailable
-from sre_space.models.incident import Comment, Issue, PullRequest
+from sre_space.models.incident import Comment, Issue, PullRequest, validate_label
 
 StateFilter = Literal["open", "closed", "all"]
 
@@ -49,6 +49,31 @@ class PullNotFound(TrackerRejected):
     def __init__(self, number: int, where: str = "the tracker") -> None:
         super().__init__(f"no pull request #{number} in {where}")
         self.number = number
+
+
+def clean_labels(labels: Sequence[str]) -> list[str]:
+    """Sorted, unique, well-formed labels; a malformed one is a ``TrackerRejected`` naming it."""
+    try:
+        return sorted({validate_label(label) for label in labels})
+    except ValueError as exc:
+        raise TrackerRejected(str(exc)) from exc
+
+
+def require_text(value: str | None, what: str) -> None:
+    """A title or a body that is given must not be blank."""
+    if value is not None and not value.strip():
+        raise TrackerRejected(f"{what} must not be empty")
+
+
+class LabelSearch:
+    """``find_open_by_label`` for any backend that has ``list_issues``."""
+
+    def list_issues(self, state: StateFilter = "open", labels: Sequence[str] = ()) -> list[Issue]:
+        raise NotImplementedError
+
+    def find_open_by_label(self, label: str) -> Issue | None:
+        found = self.list_issues("open", [label])
+        return found[0] if found else None
 
 
 @runtime_checkable

@@ -101,8 +101,8 @@ def classify(exc: BaseException, now: float) -> GitHubFailure:
 def delay(failure: GitHubFailure, attempt: int, policy: Backoff) -> float:
     """Seconds to wait before try ``attempt + 1`` (attempt counts from 0)."""
     if failure.kind is Failure.RATE_LIMITED:
-        return failure.asked_wait if failure.asked_wait is not None else policy.secondary_wait
-    return min(policy.cap, policy.base * (2**attempt))
+        return float(failure.asked_wait) if failure.asked_wait is not None else policy.secondary_wait
+    return min(policy.cap, policy.base * 2.0**attempt)
 
 
 def with_retries(
@@ -110,18 +110,22 @@ def with_retries(
     policy: Backoff,
     sleep: Callable[[float], None],
     now: Callable[[], float],
+    *,
+    idempotent: bool = True,
 ) -> T:
     """Run ``attempt_fn(attempt)`` until it succeeds, a failure is final, or the bounds are spent.
 
     Raises ``GitHubFailure``: final kinds at once, transient ones after the last try or when
-    GitHub asks for a wait longer than ``policy.max_wait``.
+    GitHub asks for a wait longer than ``policy.max_wait``. A write that is not ``idempotent`` is
+    retried only after a rate limit (GitHub did not act on it); after a 5xx or a lost connection
+    it may have been applied, so the caller decides.
     """
     for attempt in range(policy.attempts):
         try:
             return attempt_fn(attempt)
         except (GithubException, requests.exceptions.RequestException) as exc:
             failure = classify(exc, now())
-            if failure.kind not in TRANSIENT:
+            if failure.kind not in TRANSIENT or (not idempotent and failure.kind is not Failure.RATE_LIMITED):
                 raise failure from exc
             wait = delay(failure, attempt, policy)
             if attempt + 1 >= policy.attempts or wait > policy.max_wait:

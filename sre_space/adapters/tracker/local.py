@@ -16,12 +16,15 @@ from typing import Any
 
 from sre_space.adapters.tracker.base import (
     IssueNotFound,
+    LabelSearch,
     PullNotFound,
     StateFilter,
     TrackerRejected,
     TrackerUnavailable,
+    clean_labels,
+    require_text,
 )
-from sre_space.models.incident import Comment, Issue, IssueState, PullRequest, PullState, validate_label
+from sre_space.models.incident import Comment, Issue, IssueState, PullRequest, PullState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -62,7 +65,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LocalTracker:
+class LocalTracker(LabelSearch):
     """The SQLite tracker (see the module docstring). ``author`` signs the comments it writes."""
 
     kind = "local"
@@ -166,12 +169,10 @@ class LocalTracker:
             merged_at=datetime.fromisoformat(merged) if merged else None,
         )
 
-    def _set_state(self, number: int, state: str, *, kind: str | None = None) -> None:
+    def _set_state(self, number: int, state: str, *, pull: bool = False) -> None:
         now = self._now()
         with self._write() as db:
-            row = self._row(db, number)
-            if kind is not None and row[1] != kind:
-                raise PullNotFound(number, self.describe())
+            row = self._pull_row(db, number) if pull else self._row(db, number)
             if row[4] == "merged":
                 raise TrackerRejected(f"#{number} is merged and cannot change state")
             if row[4] != state:
@@ -183,9 +184,8 @@ class LocalTracker:
     # --- issues
 
     def create_issue(self, title: str, body: str = "", labels: Sequence[str] = ()) -> Issue:
-        if not title.strip():
-            raise TrackerRejected("an issue needs a title")
-        names = sorted({validate_label(label) for label in labels})
+        require_text(title, "an issue's title")
+        names = clean_labels(labels)
         now = self._now()
         with self._write() as db:
             cur = db.execute(
@@ -201,7 +201,8 @@ class LocalTracker:
             return self._issue(db, self._row(db, number))
 
     def list_issues(self, state: StateFilter = "open", labels: Sequence[str] = ()) -> list[Issue]:
-        where, params = ["kind = 'issue'"], []
+        where: list[str] = ["kind = 'issue'"]
+        params: list[str | int] = []
         if state != "all":
             where.append("state = ?")
             params.append(state)
@@ -216,22 +217,18 @@ class LocalTracker:
         with self._connect() as db:
             return [self._issue(db, tuple(row)) for row in db.execute(sql, params).fetchall()]
 
-    def find_open_by_label(self, label: str) -> Issue | None:
-        found = self.list_issues("open", [label])
-        return found[0] if found else None
-
     def update(self, number: int, *, title: str | None = None, body: str | None = None) -> None:
-        if title is not None and not title.strip():
-            raise TrackerRejected("an issue needs a title")
+        require_text(title, "an issue's title")
         with self._write() as db:
             self._row(db, number)
             db.execute(
-                "UPDATE items SET title = COALESCE(?, title), body = COALESCE(?, body), updated_at = ? WHERE number = ?",
+                "UPDATE items SET title = COALESCE(?, title), body = COALESCE(?, body), updated_at = ?"
+                " WHERE number = ?",
                 (title, body, self._now(), number),
             )
 
     def add_labels(self, number: int, labels: Sequence[str]) -> None:
-        names = sorted({validate_label(label) for label in labels})
+        names = clean_labels(labels)
         with self._write() as db:
             self._row(db, number)
             db.executemany("INSERT OR IGNORE INTO labels (number, name) VALUES (?, ?)", [(number, n) for n in names])
@@ -244,8 +241,7 @@ class LocalTracker:
                 db.execute("UPDATE items SET updated_at = ? WHERE number = ?", (self._now(), number))
 
     def comment(self, number: int, body: str) -> Comment:
-        if not body.strip():
-            raise TrackerRejected("a comment needs a body")
+        require_text(body, "a comment")
         now = self._now()
         with self._write() as db:
             self._row(db, number)
@@ -323,5 +319,5 @@ class LocalTracker:
             return self._pull(self._pull_row(db, number))
 
     def close_pull(self, number: int) -> PullRequest:
-        self._set_state(number, "closed", kind="pull")
+        self._set_state(number, "closed", pull=True)
         return self.get_pull(number)

@@ -133,16 +133,18 @@ class Outbox:
             )
             db.execute("COMMIT")
 
-    def fail(self, entry: OutboxEntry, error: str, kind: str) -> None:
-        """The tracker rejected the entry for good: move it to ``dead`` and keep the error."""
+    def fail(self, entry: OutboxEntry, error: str, kind: str, *, keep: bool = True) -> None:
+        """The tracker rejected the entry for good: drop it, keep the error as its result and,
+        unless its writer is there to hear it (``keep=False``), the entry in ``dead``."""
         now = self._now()
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM entries WHERE id = ?", (entry.id,))
-            db.execute(
-                "INSERT OR REPLACE INTO dead VALUES (?, ?, ?, ?, ?)",
-                (entry.id, entry.op, json.dumps(entry.args), error, now),
-            )
+            if keep:
+                db.execute(
+                    "INSERT OR REPLACE INTO dead VALUES (?, ?, ?, ?, ?)",
+                    (entry.id, entry.op, json.dumps(entry.args), error, now),
+                )
             outcome = json.dumps({"error": error, "kind": kind})
             db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (entry.id, outcome, now))
             db.execute("COMMIT")

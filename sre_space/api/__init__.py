@@ -1,0 +1,1 @@
+"""HTTP JSON APIs that the control plane mounts (``tracker_api``)."""

@@ -1,0 +1,189 @@
+"""``sre-space bench rca``: the RCA engine on every labelled case of a public-format directory.
+
+The engine sees only the windows; the labels are read here, after it answered. Ranks count every
+distinct candidate and break ties pessimistically (a candidate with the same score as the truth
+ranks ahead of it), which is stricter than Nezha's own evaluator. Run it with
+``python -m sre_space.bench.rca <dir> [--format nezha] [--limit N] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from sre_space.errors import ConfigError, SREError
+from sre_space.models.diagnosis import Diagnosis
+
+FORMATS = ("nezha",)
+TIE_RULE = "distinct services; ties broken pessimistically (equal scores rank ahead of the truth)"
+
+
+class CaseResult(BaseModel):
+    """One case: where the truth landed in the engine's ranking, and what it cost."""
+
+    case_id: str
+    fault_type: str
+    truth: str
+    rank: int | None = Field(description="1-based rank of the true service; None when missed")
+    top: list[str] = Field(default_factory=list)
+    fault_class: str | None = None
+    confidence: float = 0.0
+    inconclusive: bool = False
+    spans: int = 0
+    seconds: float = Field(description="engine time (analyze), wall clock")
+    load_seconds: float = 0.0
+    error: str | None = None
+
+
+class Accuracy(BaseModel):
+    """AC@k (k = 1..5) and Avg@5 over a group of cases."""
+
+    group: str
+    cases: int
+    ac: list[float] = Field(description="AC@1 .. AC@5")
+    avg5: float
+
+
+class RcaBenchReport(BaseModel):
+    """What ``run`` measured. ``spans_per_second`` is the vectorised span pass alone, in
+    process CPU time (one core); ``peak_rss_mb`` is the process's peak resident memory."""
+
+    directory: str
+    fmt: str
+    tie_rule: str = TIE_RULE
+    cases: list[CaseResult]
+    overall: Accuracy
+    per_type: list[Accuracy]
+    seconds_mean: float
+    seconds_max: float
+    load_seconds_mean: float
+    spans_per_second: float
+    span_pass_spans: int
+    peak_rss_mb: float
+
+    @property
+    def missed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.rank is None or c.rank > 1]
+
+
+def rank_of(diagnosis: Diagnosis, truth: str) -> int | None:
+    """Pessimistic rank of ``truth`` among the candidates: 1 + the other candidates scoring at
+    least as high; None when the truth is not a candidate."""
+    scores = {c.service: c.score for c in diagnosis.candidates}
+    if truth not in scores:
+        return None
+    return 1 + sum(1 for s, v in scores.items() if s != truth and v >= scores[truth])
+
+
+def accuracy(group: str, ranks: Sequence[int | None]) -> Accuracy:
+    """AC@k = share of cases with rank <= k (misses and crashes stay in the denominator)."""
+    n = len(ranks)
+    ac = [sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0 for k in range(1, 6)]
+    return Accuracy(group=group, cases=n, ac=[round(a, 4) for a in ac], avg5=round(sum(ac) / 5, 4))
+
+
+def run(directory: Path, fmt: str = "nezha", limit: int | None = None) -> RcaBenchReport:
+    """Run the engine on every labelled case of every day in ``directory``."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown dataset format {fmt!r} (known: {', '.join(FORMATS)})")
+    from agents.brain.datasets.nezha import NezhaDataset
+    from agents.brain.rca.engine import analyze, span_pass
+
+    dataset = NezhaDataset(directory)
+    labels = dataset.labels()
+    results: list[CaseResult] = []
+    pass_cpu, pass_spans = 0.0, 0
+    for i, ref in enumerate(dataset.cases()):
+        if limit is not None and i >= limit:
+            break
+        label = labels[ref.case_id]
+        started = time.perf_counter()
+        case = dataset.load(ref)
+        loaded = time.perf_counter()
+        try:
+            diagnosis = analyze(case.incident, case.baseline)
+        except Exception as exc:  # a crash is a miss, reported, not a stopped benchmark
+            results.append(CaseResult(case_id=ref.case_id, fault_type=label.fault_type, truth=label.service,
+                                      rank=None, seconds=time.perf_counter() - loaded,
+                                      load_seconds=loaded - started, error=f"{type(exc).__name__}: {exc}"))
+            continue
+        seconds = time.perf_counter() - loaded
+        cpu = time.process_time()
+        span_pass(case.incident, case.baseline)
+        pass_cpu += time.process_time() - cpu
+        pass_spans += len(case.incident.spans) + len(case.baseline.spans)
+        results.append(CaseResult(
+            case_id=ref.case_id, fault_type=label.fault_type, truth=label.service,
+            rank=rank_of(diagnosis, label.service), top=[c.service for c in diagnosis.candidates[:5]],
+            fault_class=diagnosis.fault_class.value if diagnosis.fault_class else None,
+            confidence=diagnosis.confidence, inconclusive=diagnosis.inconclusive,
+            spans=len(case.incident.spans), seconds=round(seconds, 4), load_seconds=round(loaded - started, 4),
+        ))
+    return _report(directory, fmt, results, pass_cpu, pass_spans)
+
+
+def _report(directory: Path, fmt: str, results: list[CaseResult], cpu: float, spans: int) -> RcaBenchReport:
+    if not results:
+        raise ConfigError(f"no labelled cases found in {directory}")
+    types = sorted({r.fault_type for r in results})
+    seconds = [r.seconds for r in results]
+    return RcaBenchReport(
+        directory=str(directory), fmt=fmt, cases=results,
+        overall=accuracy("all", [r.rank for r in results]),
+        per_type=[accuracy(t, [r.rank for r in results if r.fault_type == t]) for t in types],
+        seconds_mean=round(sum(seconds) / len(seconds), 4), seconds_max=round(max(seconds), 4),
+        load_seconds_mean=round(sum(r.load_seconds for r in results) / len(results), 4),
+        spans_per_second=round(spans / cpu) if cpu > 0 else 0.0, span_pass_spans=spans,
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    )
+
+
+def render(report: RcaBenchReport) -> str:
+    """A plain-text table of the report."""
+    lines = [f"RCA benchmark: {report.directory} (format {report.fmt}, {report.overall.cases} cases)",
+             f"ranking: {report.tie_rule}", "",
+             f"{'group':<16}{'cases':>6}{'AC@1':>8}{'AC@2':>8}{'AC@3':>8}{'AC@4':>8}{'AC@5':>8}{'Avg@5':>8}"]
+    for acc in [report.overall, *report.per_type]:
+        cells = "".join(f"{a:>8.3f}" for a in acc.ac)
+        lines.append(f"{acc.group:<16}{acc.cases:>6}{cells}{acc.avg5:>8.3f}")
+    lines += [
+        "",
+        f"engine seconds per case: mean {report.seconds_mean:.3f}, max {report.seconds_max:.3f} "
+        f"(loading a case: mean {report.load_seconds_mean:.3f})",
+        f"span pass: {report.spans_per_second:,.0f} spans/s (process CPU time, "
+        f"{report.span_pass_spans:,} spans incl. baselines)",
+        f"peak memory: {report.peak_rss_mb:.1f} MB RSS", "",
+    ]
+    missed = report.missed
+    lines.append(f"not at rank 1 ({len(missed)}):" if missed else "every case at rank 1")
+    for c in missed:
+        where = f"rank {c.rank}" if c.rank else "missed"
+        note = f" error: {c.error}" if c.error else f" top: {', '.join(c.top[:3])}"
+        lines.append(f"  {c.case_id} {c.fault_type:<15} truth {c.truth}: {where};{note}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sre_space.bench.rca", description=__doc__)
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--format", dest="fmt", default="nezha", choices=FORMATS)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = run(args.directory, args.fmt, args.limit)
+    except SREError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(report.model_dump_json(indent=2) if args.json else render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

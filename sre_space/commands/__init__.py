@@ -1,0 +1,1 @@
+"""CLI command groups that register themselves on the ``sre-space`` parser (``register(subparsers)``)."""
