@@ -39,8 +39,12 @@ def approve(tracker: Tracker, number: int, by: str = "cli") -> str:
 
 def approval_of(tracker: Tracker, number: int) -> Approval | None:
     """The approval of incident ``number`` when it carries the ``approved`` label, else None; ``by``
-    comes from the last approval post (``approve``), or names the label when a person set it."""
-    if not tracker.get_issue(number).has_label(Label.APPROVED):
+    comes from the last approval post (``approve``), or names the label when a person set it.
+    An incident closed while its plan waits counts as a rejection."""
+    issue = tracker.get_issue(number)
+    if issue.state == IssueState.CLOSED:
+        return Approval(approved=False, by="nobody: the incident was closed while waiting")
+    if not issue.has_label(Label.APPROVED):
         return None
     by = "label `approved`"
     for post in parse_posts(tracker.comments(number)):

@@ -7,11 +7,14 @@ does not post twice, and ``rebuild`` recovers the workflow's state from the trac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sre_space.adapters.tracker import Tracker
 from sre_space.models.incident import Status, parse_posts, render_post, status_label
+
+log = logging.getLogger("sre_space.workflow")
 
 
 class Timeline:
@@ -43,6 +46,7 @@ class Timeline:
         if fresh:
             data = {**dict(extra or {}), "step": step, "state": dict(state or {})}
             self.tracker.comment(self.number, render_post(agent, text, data))
+            log.info("#%s %s: %s", self.number, step, text.splitlines()[0][:160])
         self.label(status, add, remove)
         return fresh
 

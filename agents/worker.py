@@ -177,6 +177,7 @@ class Worker:
             state = RunState.WAITING if progress == Progress.WAITING else RunState.DONE
             retry_in = self.cfg.approval_poll_s if state == RunState.WAITING else 0.0
             self.stats[state.value] += 1
+            log.info("incident #%s run %s: %s", row.incident, row.run, progress.value)
         except WorkflowStopped:
             log.info("incident #%s paused: the worker is stopping", row.incident)
         except Exception:  # noqa: BLE001 - one failing incident must not stop the others
@@ -190,6 +191,8 @@ class Worker:
 def main() -> int:
     """``python -m agents.worker``: one worker on the stack of ``SRE_SPACE_HOME``; SIGTERM stops it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for chatty in ("kafka", "httpx"):  # their INFO lines drown the workflow's own
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

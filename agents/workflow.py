@@ -1,10 +1,12 @@
 """The control-plane workflow: one langgraph run per incident (``thread_id`` = incident number),
 checkpointed in ``<home>/checkpoints.db`` after every step (``durability="sync"``).
 
-    recall → diagnose → plan ─┬─> approve ─┬─> act ─┬─> verify ─┬─> learn ─> close
-                              │            │        │           ├─> undo ─> plan
-                              └────────────┴────────┴─(plan)    └─> escalate ─> learn ─> END
-                              └─> escalate
+    recall → diagnose → plan
+    plan     → act | approve (risk above the threshold) | escalate (nothing automatic, or attempts used up)
+    approve  → act | escalate (rejected)      -- waits with ``interrupt()`` for `approved` or the CLI
+    act      → verify | plan (the action failed: next attempt)
+    verify   → learn (mitigated) | undo (worse than before) | escalate (no better)
+    undo     → plan;   escalate → learn;   learn → close (resolved) | END (escalated: stays open)
 
 The graph is only control flow: each node reads the typed state, calls a plain function of an
 agent (Memory's recall, Brain's diagnose, Fixer's policy/execute/verify, Memory's postmortem),

@@ -223,9 +223,11 @@ class Nodes:
     def escalate(self, s: WorkflowState) -> WorkflowState:
         reason = escalation_reason(s)
         update: WorkflowState = {"outcome": "escalated", "reason": reason}
+        timeline = self._timeline(s)
+        is_open = self.d.tracker.get_issue(timeline.number).state == IssueState.OPEN
         text = f"Escalated to a person (`{Label.JULES_FIX.value}`): {reason}."
-        self._timeline(s).post("fixer", self._key(s, "escalate"), text, update, add=[Label.JULES_FIX],
-                               remove=[Label.NEEDS_APPROVAL])
+        timeline.post("fixer", self._key(s, "escalate"), text, update, add=[Label.JULES_FIX] if is_open else [],
+                      remove=[Label.NEEDS_APPROVAL])
         return update
 
     def learn(self, s: WorkflowState) -> WorkflowState:

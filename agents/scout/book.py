@@ -67,6 +67,10 @@ class TrackedIncident:
     def is_open(self) -> bool:
         return self.state == IncidentState.OPEN
 
+    @property
+    def last_seen(self) -> float:
+        return max((s.last for s in self.fingerprints.values()), default=self.opened_at)
+
     def services(self) -> set[str]:
         return {fp.split(":", 1)[0] for fp in self.fingerprints}
 

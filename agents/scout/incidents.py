@@ -60,18 +60,32 @@ def labels(inc: TrackedIncident) -> set[str]:
 
 
 def body(inc: TrackedIncident) -> str:
-    """The readable summary followed by the machine-readable block (``render_post``)."""
+    """The readable summary followed by the machine-readable block (``render_post``); when that
+    would exceed the tracker's limit, the evidence and the per-symptom lines are left out."""
+    try:
+        return _body(inc, full=True)
+    except ValueError:
+        return _body(inc, full=False)
+
+
+def _body(inc: TrackedIncident, full: bool) -> str:
     rows = [("service", inc.service), ("signal", inc.signal), ("fingerprint", f"`{inc.fingerprint}`"),
             ("severity", f"sev:{inc.severity}"), ("state", inc.state.value), ("opened", _iso(inc.opened_at)),
             ("resolved", _iso(inc.resolved_at)), ("occurrences", str(inc.count)),
             ("recurrences", str(inc.recurrences)), ("flapping", "yes" if inc.flapping else "no")]
     lines = [f"**{inc.summary}**", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
-    grouped = [f"- `{fp}`: seen {s.count}x, last {_iso(s.last)}: {s.summary}" for fp, s in inc.fingerprints.items()]
-    lines += ["", "Symptoms:", *grouped]
-    if inc.related:
-        lines += ["", "Explained by this incident (inhibited):",
-                  *(f"- `{fp}`: {n}x" for fp, n in sorted(inc.related.items()))]
-    return render_post(AGENT, "\n".join(lines), inc.to_data())
+    if full:
+        lines += ["", "Symptoms:", *(f"- `{fp}`: seen {s.count}x, last {_iso(s.last)}: {s.summary}"
+                                     for fp, s in inc.fingerprints.items())]
+        if inc.related:
+            lines += ["", "Explained by this incident (inhibited):",
+                      *(f"- `{fp}`: {n}x" for fp, n in sorted(inc.related.items()))]
+    data = inc.to_data()
+    if not full:
+        data["evidence"] = {"omitted": "too large for the tracker"}
+        for seen in data["fingerprints"].values():
+            seen["summary"] = seen["summary"][:100]
+    return render_post(AGENT, "\n".join(lines), data)
 
 
 class IncidentDesk:

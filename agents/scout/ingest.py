@@ -4,8 +4,8 @@ partitions it owns into the shared state (see ``state.py`` for why each event co
 Broker trouble never ends the loop: while the bootstrap servers do not answer, the consumer is
 closed and ``connected`` is false (the broker detector reports it); when they answer again a fresh
 consumer joins, because a restarted embedded broker comes back without topics, offsets or groups.
-A position beyond a partition's high watermark means the broker lost its data: the partition
-starts again at 0.
+A topic whose id changed, or a position beyond a partition's high watermark, means the broker
+lost its data: the partition starts again at 0.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         tps = list(assigned)
+        self.ingest.check_topic_ids(self.consumer, {tp.topic for tp in tps})
         stored = self.ingest.state.positions(self.ingest.group, [(tp.topic, tp.partition) for tp in tps])
         for tp in tps:
             if (tp.topic, tp.partition) in stored:
@@ -132,6 +133,7 @@ class Ingest:
                     log.warning("Kafka at %s stopped answering", bootstrap)
                     self.stats.reconnects += 1
                     return  # reopen once it answers: it may come back empty
+                self.check_topic_ids(consumer, {tp.topic for tp in consumer.assignment()})
                 self._check_rewind(consumer)
 
     def handle(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
@@ -175,6 +177,19 @@ class Ingest:
             consumer.commit_async(offsets)
         except KafkaError as exc:
             log.debug("offset commit skipped: %s", exc)
+
+    def check_topic_ids(self, consumer: KafkaConsumer, topics: set[str]) -> None:
+        """Rewind the partitions of topics whose id changed since their positions were stored."""
+        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)  # kafka-python keeps ids here
+        for topic in sorted(topics):
+            topic_id = cluster.topic_id(topic) if cluster is not None and hasattr(cluster, "topic_id") else None
+            if topic_id is None or self.state.same_topic(self.group, topic, str(topic_id)):
+                continue
+            log.warning("%s was created again (new topic id): counting it from offset 0", topic)
+            self.stats.rewinds += 1
+            for tp in consumer.assignment():
+                if tp.topic == topic:
+                    consumer.seek(tp, 0)
 
     def _forget_lost(self, tally: Tally, highwaters: dict[Partition, int]) -> None:
         """A stored position beyond the high watermark: the broker lost its data (a restarted

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from agents.scout.book import IncidentBook, TrackedIncident
 from agents.scout.signals import SignalRegistry
-from agents.scout.stages.base import Context, Decision, Effect, Stage
+from agents.scout.stages.base import Context, Decision, Effect, Reason, Stage
 from agents.scout.stages.dedupe import Dedupe
 from agents.scout.stages.fingerprint import Fingerprint
 from agents.scout.stages.flapping import Flapping
@@ -49,9 +49,11 @@ class Pipeline:
         self.report, self.resolve = Report(), Resolve()
         self.effects: list[Effect] = []
         self.recent: deque[Decision] = deque(maxlen=KEEP_DECISIONS)
+        self._last_reason: dict[str, Reason] = {}
 
     def _context(self, now: float) -> Context:
-        return Context(self.cfg, self.book, self.signals, self._topology(), self._known(), now)
+        return Context(self.cfg, self.book, self.signals, self._topology(), self._known(), now,
+                       last_reason=self._last_reason)
 
     def _finish(self, ctx: Context) -> list[Decision]:
         self.effects.extend(ctx.effects)

@@ -79,8 +79,9 @@ class Scout:
             BrokerDetector(src.kafka_bootstrap, lambda: self.ingest.stats.last_error, clock),
             HealthDetector(cfg, src.status, src.service_urls, src.probe_all, src.fleet, clock),
         ]
-        self.slow: list[Detector] = [red, SloDetector(cfg, self.state, red, clock),
-                                     BusinessDetector(cfg, self.state, self._group_offsets, clock)]
+        # SLOs last: what is wrong (RED, business SLIs) should open an incident before how much it hurts.
+        self.slow: list[Detector] = [red, BusinessDetector(cfg, self.state, self._group_offsets, clock),
+                                     SloDetector(cfg, self.state, red, clock)]
         self.checks: dict[str, dict[str, Any]] = {}
         self._due = {"fast": 0.0, "slow": 0.0, "prune": 0.0}
         self._adopted = False
@@ -107,7 +108,10 @@ class Scout:
         log.info("Scout started (pid %d, group %s)", os.getpid(), self.cfg.group_id)
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # noqa: BLE001 - a bug in one tick must not end detection
+                    log.exception("Scout tick failed; continuing")
                 stop.wait(min(self.cfg.health_interval_s, self.cfg.metrics_interval_s) / 2)
         finally:
             self.close()

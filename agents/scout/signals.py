@@ -18,6 +18,7 @@ class SignalState:
     healthy: int = 0  # consecutive checks that found it healthy
     last_seen: float = 0.0  # last observation, firing or healthy
     changes: deque[float] = field(default_factory=deque)  # times it switched state
+    settling: int | None = None  # key of a resolved incident whose fault it still reflects
 
 
 class SignalRegistry:
@@ -41,7 +42,7 @@ class SignalRegistry:
         st = self.get(clear.fingerprint)
         if st.firing is not None:
             st.changes.append(clear.at)
-        st.firing, st.fires, st.last_seen = None, 0, clear.at
+        st.firing, st.fires, st.last_seen, st.settling = None, 0, clear.at, None
         st.healthy += 1
         return st
 

@@ -11,7 +11,9 @@ sum. Every event must count exactly once, across rebalances and crashes:
   assigned: a crash before the commit loses the batch *and* its offset, so it is read again;
 - the write is a compare-and-set on the stored offset: a member that lost the partition (a
   zombie after a session timeout) finds the stored offset ahead of its batch and its counts are
-  dropped (``fenced``) instead of counted twice.
+  dropped (``fenced``) instead of counted twice;
+- positions belong to one incarnation of a topic (its topic id): when the id changes (a broker
+  that restarted empty and had the topic created again), they start again at 0.
 
 Kafka's committed offsets are still updated (best effort) so that lag tools see Scout's group.
 """
@@ -44,6 +46,8 @@ CREATE TABLE IF NOT EXISTS highwater (
   topic TEXT NOT NULL, part INTEGER NOT NULL, hw INTEGER NOT NULL, at REAL NOT NULL, position INTEGER,
   PRIMARY KEY (topic, part)
 );
+CREATE TABLE IF NOT EXISTS topic_ids (grp TEXT NOT NULL, topic TEXT NOT NULL, topic_id TEXT NOT NULL,
+  PRIMARY KEY (grp, topic));
 CREATE TABLE IF NOT EXISTS slo_samples (slo TEXT NOT NULL, at REAL NOT NULL, good REAL NOT NULL, total REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS slo_samples_by_time ON slo_samples(slo, at);
 """
@@ -145,6 +149,17 @@ class ScoutState:
         with self._tx() as db:
             db.execute("UPDATE offsets SET next_offset=? WHERE grp=? AND topic=? AND part=?",
                        (offset, group, topic, part))
+
+    def same_topic(self, group: str, topic: str, topic_id: str) -> bool:
+        """Record the topic's id; False (and every stored position of it back to 0) when it changed:
+        the topic was deleted and created again (an embedded broker that restarted empty)."""
+        with self._tx() as db:
+            row = db.execute("SELECT topic_id FROM topic_ids WHERE grp=? AND topic=?", (group, topic)).fetchone()
+            db.execute("INSERT OR REPLACE INTO topic_ids VALUES (?,?,?)", (group, topic, topic_id))
+            if row is None or row[0] == topic_id:
+                return True
+            db.execute("UPDATE offsets SET next_offset=0 WHERE grp=? AND topic=?", (group, topic))
+            return False
 
     def totals(self, group: str) -> tuple[int, int]:
         """(evaluated, skipped) records over every partition, for every process of the group."""

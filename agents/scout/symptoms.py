@@ -65,7 +65,10 @@ def slo_signal(name: str) -> str:
 
 
 def signal_rank(signal: str) -> int:
-    """Lower is more specific about a cause: OOM kill < crash loop < exit < down < the rest."""
+    """Lower is more specific about a cause: OOM kill < crash loop < exit < down < the rest <
+    SLO burn rates (which say how much it hurts, not what is wrong)."""
+    if signal.startswith("slo."):
+        return len(_RANK) + 1
     try:
         return _RANK.index(Signal(signal))
     except ValueError:

@@ -7,6 +7,7 @@ raises an ``SREError`` (one line, non-zero exit) for a user mistake such as an u
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from typing import Any
 
@@ -128,6 +129,13 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(line.startswith("✘") for line in lines) else 0
 
 
+def cmd_approve(settings: Settings, args: argparse.Namespace) -> int:
+    from agents.approval import approve
+
+    print(approve(_tracker(settings), args.number, by=getpass.getuser()))
+    return 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``incidents`` and ``doctor`` to the CLI's subparsers."""
     p = subparsers.add_parser("incidents", help="incidents in the tracker (local or GitHub)")
@@ -155,5 +163,8 @@ def register(subparsers: Any) -> None:
         c = sub.add_parser(name, help=f"{name} an incident")
         c.add_argument("number", type=int)
         c.set_defaults(fn=fn)
+    c = subparsers.add_parser("approve", help="approve the plan an incident waits on (needs-approval)")
+    c.add_argument("number", type=int)
+    c.set_defaults(fn=cmd_approve)
     doctor = subparsers.add_parser("doctor", help="check the tracker (a real GitHub token and repository when set)")
     doctor.set_defaults(fn=cmd_doctor)

@@ -126,7 +126,7 @@ class RedSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    window_s: float = Field(10.0, gt=0, description="the recent window compared with the baseline")
+    window_s: float = Field(20.0, gt=0, description="the recent window compared with the baseline")
     baseline_s: float = Field(300.0, gt=0, description="how far back the baseline reaches")
     min_baseline_s: float = Field(30.0, ge=0, description="until then only absolute floors apply")
     min_requests: int = Field(10, ge=1, description="fewer requests in the window = no verdict")

@@ -94,7 +94,7 @@ def test_up_journeys_trace_metrics_down(stack: tuple[Path, StackState]) -> None:
         now = int(time.time() * 1e6)
         for trace in query.find_traces("frontend", now - 600_000_000, now, limit=100):
             kinds = {(s.service, s.kind) for s in trace.spans}
-            if FLEET <= trace.services and {("quote-service", SpanKind.PRODUCER),
+            if trace.services >= FLEET and {("quote-service", SpanKind.PRODUCER),
                                             ("policy-service", SpanKind.CONSUMER)} <= kinds:
                 return True
         return False

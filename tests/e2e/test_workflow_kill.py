@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from kafka import KafkaProducer
@@ -22,7 +22,9 @@ from agents.fixer.actions import ControlApiActions
 from agents.fixer.audit import AuditLog, AuditRecord, Outcome, Phase, idempotency_key
 from agents.fixer.execute import execute
 from agents.worker import ensure_topic
+from agents.workflow import WorkflowDeps, build_graph, open_checkpointer, thread_config
 from sre_space.adapters.tracker.local import LocalTracker
+from sre_space.config import WorkflowSettings
 from sre_space.models.incident import IssueState, parse_posts
 from sre_space.models.plan import ActionKind
 from sre_space.stack.launcher import control
@@ -53,36 +55,54 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cli(home, "down")
 
 
+class Workers:
+    """``python -m agents.worker`` processes on the stack's home, with their environment."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._files: list[IO[bytes]] = []
+
+    @property
+    def topic(self) -> str:
+        return self.env["SRE_WORKFLOW__TOPIC"]
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
+        self._files.append(log)
+        proc = subprocess.Popen([sys.executable, "-m", "agents.worker"], cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for log in self._files:
+            log.close()
+
+
 @pytest.fixture
-def start_worker(stack: Path, broker: str, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start ``python -m agents.worker`` processes on the stack's home; every one is stopped after."""
+def workers(stack: Path, broker: str, tmp_path: Path) -> Iterator[Workers]:
+    """Worker processes on a fresh topic and group; every one is stopped after the test."""
     run = uuid.uuid4().hex[:8]
     env = {
         **base_env(stack), "KAFKA_BOOTSTRAP_SERVERS": broker,
         "SRE_WORKFLOW__TOPIC": f"sre.incidents.{run}", "SRE_WORKFLOW__GROUP": f"sre-workflow-{run}",
-        # verification watches for 16 healthy checks (~8 s): a window in which to kill the worker
-        "SRE_WORKFLOW__VERIFY_INTERVAL_S": "0.5", "SRE_WORKFLOW__VERIFY_STABLE_CHECKS": "16",
+        # verification waits for 4 healthy checks (each a /status call of ~1-3 s here, plus 0.5 s):
+        # the window in which the test kills the worker
+        "SRE_WORKFLOW__VERIFY_INTERVAL_S": "0.5", "SRE_WORKFLOW__VERIFY_STABLE_CHECKS": "4",
         "SRE_WORKFLOW__VERIFY_TIMEOUT_S": "120",
     }
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(procs)}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "agents.worker"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc
-
-    start.env = env  # type: ignore[attr-defined]
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    procs = Workers(env, tmp_path)
+    yield procs
+    procs.stop_all()
 
 
 def service_entry(home: Path, service: str) -> dict[str, Any]:
@@ -99,10 +119,8 @@ def step_posts(tracker: LocalTracker, number: int, step: str) -> int:
     return sum(1 for p in parse_posts(tracker.comments(number)) if f"/{step}/" in str(p.data.get("step")))
 
 
-def test_kill_9_mid_verify_then_restart_finishes_the_incident_once(
-    stack: Path, broker: str, start_worker: Callable[[], subprocess.Popen[bytes]]
-) -> None:
-    home, env = stack, start_worker.env  # type: ignore[attr-defined]
+def test_kill_9_mid_verify_then_restart_finishes_the_incident_once(stack: Path, broker: str, workers: Workers) -> None:
+    home = stack
     # the fault: user-service is gone
     control(home, "POST", "/services/user-service/stop")
     stopped_at = datetime.now().astimezone()
@@ -111,14 +129,18 @@ def test_kill_9_mid_verify_then_restart_finishes_the_incident_once(
     item = open_incident(tracker, "user-service", "exited", severity=1)
     key = idempotency_key(item.incident, "act", "1.1")
 
-    first = start_worker()
-    ensure_topic(broker, env["SRE_WORKFLOW__TOPIC"])
+    first = workers.start()
+    ensure_topic(broker, workers.topic)
     producer = KafkaProducer(bootstrap_servers=broker)
-    producer.send(env["SRE_WORKFLOW__TOPIC"], key=item.key, value=item.model_dump_json().encode()).get(10)
+    producer.send(workers.topic, key=item.key, value=item.model_dump_json().encode()).get(10)
     producer.close()
 
-    # t1: the action ran and verification is under way -> kill -9
-    poll_until(lambda: audit.last(key, Phase.AFTER), "the restart recorded in the audit log", 90)
+    # t1: the action ran and is checkpointed; verification is under way -> kill -9
+    checkpoints = build_graph(WorkflowDeps(tracker, ControlApiActions(home), home, WorkflowSettings()),
+                              open_checkpointer(home))
+    poll_until(lambda: checkpoints.get_state(thread_config(item.incident)).next == ("verify",),
+               "the workflow verifying the restart", 90)
+    assert audit.last(key, Phase.AFTER) is not None
     assert step_posts(tracker, item.incident, "verify") == 0, "verification should still be watching"
     first.send_signal(signal.SIGKILL)
     first.wait(10)
@@ -126,7 +148,7 @@ def test_kill_9_mid_verify_then_restart_finishes_the_incident_once(
     assert issue.state == IssueState.OPEN and "status:mitigating" in issue.labels
 
     # t2: a new worker resumes the run from its checkpoint and finishes it
-    second = start_worker()
+    second = workers.start()
     poll_until(lambda: tracker.get_issue(item.incident).state == IssueState.CLOSED,
                "the incident closed by the restarted worker", 120)
     assert second.poll() is None, "the restarted worker should still be running"

@@ -16,7 +16,7 @@ from agents.brain.rca import analyze
 from agents.brain.rca.table import SpanTable, Vocab
 from sre_space.adapters.runtime.base import RuntimeEvent, RuntimeEventKind
 from sre_space.models.diagnosis import FaultClass
-from sre_space.models.telemetry import LogLine, Span, SpanKind
+from sre_space.models.telemetry import LogLine, MetricSample, Span, SpanKind
 from sre_space.models.window import TelemetryWindow
 
 T0 = 1_700_000_000_000_000  # µs
@@ -44,15 +44,17 @@ def call(caller: str, callee: Node, gap_ms: float = 1.0, error: bool = False) ->
 class Faults:
     e_ms: float = 5.0  # e's own work
     gap_into_b_ms: float = 1.0  # network between a and b
+    gap_out_of_a_ms: float = 1.0  # a starved: every call it makes waits before leaving
     b_raises: bool = False  # b throws: error status and an ERROR log, callers fail too
     b_skips_e: bool = False  # b returns early: no call to e, a new WARN line
     b_down: bool = False  # b unreachable: a's call fails without a server span
+    b_loose_errors: bool = False  # b logs errors outside any trace (a background thread)
 
 
 def fleet(f: Faults, rng: random.Random) -> Node:
     j = lambda ms: ms * rng.uniform(0.9, 1.1)  # noqa: E731
     e = Node("e", "/e", j(f.e_ms))
-    b_logs = [("INFO", "handled request id=%d" % rng.randint(1, 9999))]
+    b_logs = [("INFO", f"handled request id={rng.randint(1, 9999)}")]
     b_kids = [] if f.b_skips_e else [call("b", e)]
     if f.b_raises:
         b_logs.append(("ERROR", "NullPointerException in OrderMapper.map"))
@@ -61,8 +63,8 @@ def fleet(f: Faults, rng: random.Random) -> Node:
     b = Node("b", "/b", j(4), b_kids, error=f.b_raises, logs=b_logs)
     d = Node("d", "/d", j(3))
     to_b = Node("a", "GET b", j(1), [], SpanKind.CLIENT, error=True) if f.b_down else call(
-        "a", b, j(f.gap_into_b_ms), error=f.b_raises)
-    a = Node("a", "/a", j(2), [to_b, call("a", d)], error=f.b_raises or f.b_down)
+        "a", b, j(max(f.gap_into_b_ms, f.gap_out_of_a_ms)), error=f.b_raises)
+    a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down)
     c = Node("c", "/c", j(2), [call("c", Node("d", "/d", j(3)))])
     return Node("frontend", "/home", j(1), [call("frontend", a), call("frontend", c)], error=a.error)
 
@@ -98,12 +100,23 @@ def window(faults: Faults, seed: int, start_us: int, n: int = 60, **extra: objec
         s, ln = materialise(fleet(faults, rng), f"{seed:08x}{i:024x}", start_us + i * 1_000_000)
         spans += s
         logs += ln
+        if faults.b_loose_errors:
+            logs.append(LogLine(time_us=start_us + i * 1_000_000, service="b", level="ERROR",
+                                message=f"connection pool exhausted after {rng.randint(1, 99)} ms"))
     return TelemetryWindow(start_us=start_us, end_us=start_us + n * 1_000_000, spans=spans, logs=logs,
                            **extra)  # type: ignore[arg-type]
 
 
+def cpu(start_us: int, hot: str | None = None) -> list[MetricSample]:
+    """One sample a minute of CPU per service for 20 minutes; ``hot`` runs at 95 %."""
+    rng = random.Random(start_us)
+    return [MetricSample(time_us=start_us + m * 60_000_000, service=s, instance=f"{s}-1", name="cpu_usage_percent",
+                         value=95.0 if s == hot else 10 + rng.uniform(-1, 1))
+            for m in range(20) for s in ("frontend", "a", "b", "c", "d", "e")]
+
+
 def baseline() -> TelemetryWindow:
-    return window(Faults(), seed=1, start_us=T0)
+    return window(Faults(), seed=1, start_us=T0, metrics=cpu(T0))
 
 
 def oom(service: str) -> RuntimeEvent:
@@ -114,8 +127,14 @@ def oom(service: str) -> RuntimeEvent:
 CASES: list[tuple[str, Callable[[], TelemetryWindow], str, FaultClass, str]] = [
     # self time: e itself got slow; b, a and frontend only wait for it (victims, no self-time change)
     ("self_time", lambda: window(Faults(e_ms=200), 2, T0 + 10**8), "e", FaultClass.LATENCY, "self_time"),
+    # saturation: e is starved of CPU (its own metric), and its spans slow down with it
+    ("saturation", lambda: window(Faults(e_ms=40), 2, T0 + 10**8, metrics=cpu(T0 + 10**8, hot="e")), "e",
+     FaultClass.SATURATION, "metric:cpu_usage_percent"),
     # caller gap: a's client span to b grows while b's server span does not: the delay is into b
     ("caller_gap", lambda: window(Faults(gap_into_b_ms=150), 2, T0 + 10**8), "b", FaultClass.LATENCY,
+     "caller_gap"),
+    # caller gap, other side: every call a makes is slow, while d answers c quickly: a is starved
+    ("starved_caller", lambda: window(Faults(gap_out_of_a_ms=150), 2, T0 + 10**8), "a", FaultClass.LATENCY,
      "caller_gap"),
     # error origin: b throws and logs; a and frontend only propagate the failure
     ("error_origin", lambda: window(Faults(b_raises=True), 2, T0 + 10**8), "b", FaultClass.ERRORS,
@@ -123,6 +142,9 @@ CASES: list[tuple[str, Callable[[], TelemetryWindow], str, FaultClass, str]] = [
     # behaviour: b returns early (stops calling e, logs a new warning); its callers look normal
     ("call_mix", lambda: window(Faults(b_skips_e=True), 2, T0 + 10**8), "b", FaultClass.BUSINESS_LOGIC,
      "call_mix"),
+    # log pattern: b's background thread starts failing; no trace carries it
+    ("log_pattern", lambda: window(Faults(b_loose_errors=True), 2, T0 + 10**8), "b", FaultClass.ERRORS,
+     "log_pattern"),
     # dependency unavailable: a's call to b fails with no server span of b below it
     ("missing_callee", lambda: window(Faults(b_down=True), 2, T0 + 10**8), "b",
      FaultClass.DEPENDENCY_UNAVAILABLE, "missing_callee"),

@@ -19,7 +19,9 @@ FLEET = parse_fleet(
 
 def running(spec: ServiceSpec, count: int | None = None) -> ServiceState:
     n = spec.replicas if count is None else count
-    inst = [InstanceState(service=spec.name, instance=f"{spec.name}-{i}", status=InstanceStatus.RUNNING) for i in range(n)]
+    inst = [
+        InstanceState(service=spec.name, instance=f"{spec.name}-{i}", status=InstanceStatus.RUNNING) for i in range(n)
+    ]
     return ServiceState(service=spec.name, spec=spec, instances=inst)
 
 

@@ -78,3 +78,13 @@ def test_approving_a_closed_or_unknown_incident_is_a_one_line_error(tmp_path: Pa
         approve(rig.tracker, 999)
     other = open_incident(rig.tracker, "quote-service", "exited")
     assert "ahead of time" in approve(rig.tracker, other.incident)
+
+
+def test_closing_a_waiting_incident_rejects_its_plan(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, approval_risk=0.1)
+    item = open_incident(rig.tracker, "user-service", "exited")
+    rig.drive(item)
+    rig.tracker.close(item.incident)  # a person closed it instead of approving
+    assert rig.drive(item) == Progress.DONE
+    assert rig.actions.calls == [] and rig.state(item.incident)["outcome"] == "escalated"
+    assert "jules-fix" not in rig.tracker.get_issue(item.incident).labels

@@ -61,6 +61,6 @@ def minute_files(folder: Path, kind: str, start_us: int, end_us: int) -> list[Pa
             out.append(path)
             continue
         minute_us = int(midnight + int(match["h"]) * 3600 + int(match["m"]) * 60) * 1_000_000
-        if start_us - 60_000_000 <= minute_us <= end_us + 240_000_000:
+        if start_us - 60_000_000 <= minute_us <= end_us + 120_000_000:
             out.append(path)
     return out

@@ -77,6 +77,7 @@ class NezhaDataset:
         self.root = Path(root)
         self._days = self._find_days()
         self._metric_cache: dict[str, dict[str, list[tuple[int, dict[str, float]]]]] = {}
+        self._construct_cache: dict[str, tuple[list[Span], list[LogLine], list[MetricSample]]] = {}
 
     def _find_days(self) -> dict[str, Path]:
         rca = self.root / "rca_data"
@@ -181,7 +182,12 @@ class NezhaDataset:
         return list(unique.values())
 
     def _construct(self, day: str) -> tuple[list[Span], list[LogLine], list[MetricSample]]:
-        """The day's fault-free window (empty when the day has none)."""
+        """The day's fault-free window (empty when the day has none), read once per day."""
+        if day not in self._construct_cache:
+            self._construct_cache[day] = self._read_construct(day)
+        return self._construct_cache[day]
+
+    def _read_construct(self, day: str) -> tuple[list[Span], list[LogLine], list[MetricSample]]:
         folder = self.root / "construct_data" / day
         spans = [span_of(r) for p in sorted(folder.glob("trace/*_trace.csv*")) for r in read_rows(p)]
         logs = [ln for p in sorted(folder.glob("log/*_log.csv*")) for r in read_rows(p)
@@ -192,13 +198,14 @@ class NezhaDataset:
         return spans, logs, self._metrics(day, start, end)
 
     def _metrics(self, day: str, start_us: int, end_us: int) -> list[MetricSample]:
-        out = []
+        out: list[MetricSample] = []
         for pod, rows in self._pod_metrics(day).items():
             service = service_of(pod)
             for ts, values in rows:
                 if start_us <= ts < end_us:
-                    out.extend(MetricSample(time_us=ts, service=service, name=name, value=value, instance=pod)
-                               for name, value in values.items())
+                    # Values were parsed to floats already: skip the second validation.
+                    out.extend(MetricSample.model_construct(time_us=ts, service=service, name=name, value=value,
+                                                            instance=pod) for name, value in values.items())
         return out
 
     def _pod_metrics(self, day: str) -> dict[str, list[tuple[int, dict[str, float]]]]:

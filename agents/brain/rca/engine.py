@@ -1,19 +1,19 @@
 """The RCA engine's one entry point: ``analyze(incident, baseline) -> Diagnosis``.
 
-Order of the pass: tables for both windows; span-level anomalies (unseen behaviour, latency
-beyond the baseline tail, errors); which of them are explained by an anomaly further down the
-same subtree in another service (those are victims or propagation); per-service findings from
-spans, metrics, runtime events and changes; ranking."""
+Order of the pass: columns for both windows (``Tables``: span tree, self times, log templates);
+span-level anomalies (unusual behaviour, latency beyond the baseline tail, errors); which of
+them are explained by an anomaly further down the same subtree in another service (those are
+victims or propagation); per-service findings from spans, logs, metrics, runtime events and
+changes; ranking and fault class."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from agents.brain.rca.context import Tables
 from agents.brain.rca.errors import error_findings, error_flags
 from agents.brain.rca.events import change_findings, event_findings
 from agents.brain.rca.findings import Finding
 from agents.brain.rca.latency import latency, latency_findings
+from agents.brain.rca.logs import log_findings
 from agents.brain.rca.metrics import metric_findings
 from agents.brain.rca.scoring import diagnose
 from agents.brain.rca.signatures import behaviour, struct_findings
@@ -21,32 +21,26 @@ from sre_space.models.diagnosis import Diagnosis
 from sre_space.models.window import TelemetryWindow
 
 
-@dataclass
-class SpanPass:
-    """What the statistical pass over spans found, before scoring (kept for benchmarks)."""
-
-    tables: Tables
-    findings: list[Finding]
-
-
-def span_pass(incident: TelemetryWindow, baseline: TelemetryWindow) -> SpanPass:
-    """The vectorised pass over spans and their logs."""
-    t = Tables.build(incident, baseline)
+def span_findings(t: Tables, inc_seconds: float, base_seconds: float) -> list[Finding]:
+    """The statistical pass over the span and log columns of both windows (vectorised)."""
     beh = behaviour(t)
     lat = latency(t)
     err = error_flags(t.inc, t.inc_logs)
+    # Span-level anomalies that explain their callers: unusual behaviour, latency the baseline
+    # rarely shows, errors.
     strong = beh.anomalous | (lat.slow & (lat.chance < 0.2)) | err
     explained = t.inc.descendants_flag(strong)
     findings = struct_findings(t, beh, explained)
     findings += error_findings(t, err, explained)
     findings += latency_findings(t, lat)
-    return SpanPass(t, findings)
+    findings += log_findings(t, inc_seconds, base_seconds)
+    return findings
 
 
 def analyze(incident: TelemetryWindow, baseline: TelemetryWindow) -> Diagnosis:
     """Rank the likely root causes of ``incident`` against ``baseline`` (the engine decides)."""
-    result = span_pass(incident, baseline)
-    findings = result.findings
+    tables = Tables.build(incident, baseline)
+    findings = span_findings(tables, incident.seconds, baseline.seconds)
     traced = {s.service for s in incident.spans}
     findings += metric_findings(incident.metrics, baseline.metrics, traced)
     findings += event_findings(incident, baseline)

@@ -21,7 +21,9 @@ from sre_space.models.diagnosis import EvidenceKind
 
 
 def error_flags(spans: SpanTable, logs: LogTable) -> np.ndarray:
-    return spans.error | logs.span_errors(len(spans))
+    """Spans whose status says error, or that logged at ERROR level."""
+    flags: np.ndarray = spans.error | logs.span_errors(len(spans))
+    return flags
 
 
 def error_findings(t: Tables, inc_err: np.ndarray, explained: np.ndarray) -> list[Finding]:

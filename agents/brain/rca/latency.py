@@ -123,13 +123,13 @@ def _per_service(
         score[g] = damped(float(k[g]), float(lam[g]), float(n[g]))
     owners = np.arange(size) % n_svc
     out = []
-    for s, g in best_per_owner(owners, score).items():
-        in_group = rows[group == g]
+    for s, top in best_per_owner(owners, score).items():
+        in_group = rows[group == top]
         hit = in_group[lat.slow[in_group]]
-        ctx = int(ctx_values[g // n_svc])
+        ctx = int(ctx_values[top // n_svc])
         base_vals = t.base.self_time[lat.base_context == ctx]
         out.append(Finding(
-            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=float(score[g]),
+            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=float(score[top]),
             operation=t.operation(int(t.inc.op[hit[0]])),
             baseline=round(float(np.median(base_vals)) / 1000, 3) if len(base_vals) else None,
             incident=round(float(np.median(t.inc.self_time[in_group])) / 1000, 3), unit="ms (median)",

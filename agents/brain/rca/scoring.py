@@ -11,9 +11,9 @@ from agents.brain.rca.findings import Finding, best_per_service
 from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, FaultClass
 
 MIN_SCORE = 3.0  # below p ~ 0.001 for the best service, nothing stands out: inconclusive
+LEAD_RATIO = 1.2  # nor does a best service less than 20 % ahead of the runner-up
 MAX_CANDIDATES = 10
 MIN_FINDING = 0.1  # a finding below p ~ 0.8 is noise, not evidence
-_SATURATION = ("cpu", "memory", "mem", "thread", "fd", "disk", "saturat", "throttl")
 
 
 def rank(findings: list[Finding]) -> list[tuple[str, float, list[Finding]]]:
@@ -31,52 +31,49 @@ def rank(findings: list[Finding]) -> list[tuple[str, float, list[Finding]]]:
 
 
 def fault_class(items: list[Finding]) -> FaultClass:
-    """The class the dominant evidence of a candidate points to."""
+    """The class the evidence of a candidate points to (``items`` best first, resolved)."""
     signals = {f.signal for f in items}
     if "change" in signals and len(items) > 1:
-        return FaultClass.BAD_CHANGE
+        return FaultClass.BAD_CHANGE  # a change plus a symptom: roll it back
     if signals & {"runtime:oom_killed", "runtime:exited", "runtime:restarted"}:
         return FaultClass.CRASH_OOM
+    if items[0].signal == "missing_callee":
+        return FaultClass.DEPENDENCY_UNAVAILABLE
+    if any(f.family == "metric:resource" and f.score >= MIN_SCORE for f in items):
+        return FaultClass.SATURATION  # slow or failing because starved of a resource
     for f in items:
-        s = f.signal
-        if s == "missing_callee":
-            return FaultClass.DEPENDENCY_UNAVAILABLE
-        if s.startswith("metric:"):
-            if any(word in s.lower() for word in _SATURATION):
-                return FaultClass.SATURATION
-            continue
-        if s in ("self_time", "caller_gap"):
+        if f.signal in ("self_time", "caller_gap"):
             return FaultClass.LATENCY
-        if s == "error_origin":
+        if f.signal in ("error_origin", "log_pattern"):
             return FaultClass.ERRORS
-        if s == "call_mix":
+        if f.signal == "call_mix":
             return FaultClass.ERRORS if "ERROR" in f.detail else FaultClass.BUSINESS_LOGIC
     return FaultClass.ERRORS
 
 
 def diagnose(findings: list[Finding], spans_analysed: int) -> Diagnosis:
     ranked = rank(findings)
-    candidates = [
-        Candidate(
+    candidates = []
+    for service, score, items in ranked[:MAX_CANDIDATES]:
+        shown = [f.resolve() for f in items[:6]]
+        candidates.append(Candidate(
             service=service, operation=next((f.operation for f in items if f.operation), None),
-            score=round(score, 3), fault_class=fault_class(items),
-            evidence=[_evidence(f.resolve()) for f in items[:6]],
-        )
-        for service, score, items in ranked[:MAX_CANDIDATES]
-    ]
+            score=round(score, 3), fault_class=fault_class(shown), evidence=[_evidence(f) for f in shown],
+        ))
     if not candidates:
         return Diagnosis(inconclusive=True, summary="no anomaly against the baseline",
                          spans_analysed=spans_analysed)
     top = candidates[0]
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    inconclusive = top.score < MIN_SCORE
+    inconclusive = top.score < MIN_SCORE or top.score < LEAD_RATIO * second
     # Confidence grows with the top score and with its lead over the runner-up.
     strength = 1 - math.exp(-top.score / 10)
     lead = (top.score - second) / top.score if top.score > 0 else 0.0
-    confidence = 0.0 if inconclusive else round(strength * (0.5 + 0.5 * lead), 3)
+    confidence = round(strength * (0.5 + 0.5 * lead), 3) if top.score >= MIN_SCORE else 0.0
     lead_ev = top.evidence[0]
     summary = (
-        f"nothing stands out (best: {top.service}, score {top.score:.1f})" if inconclusive else
+        f"nothing stands out (best: {top.service}, score {top.score:.1f}; runner-up {second:.1f})"
+        if inconclusive else
         f"{top.service} ({top.fault_class.value}): {lead_ev.signal} "
         f"{lead_ev.baseline} -> {lead_ev.incident} {lead_ev.unit}".strip()
     )

@@ -4,10 +4,10 @@ and which spans cross a service boundary. Everything after the build is vectoris
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
@@ -59,14 +59,15 @@ class SpanTable:
     def __len__(self) -> int:
         return len(self.spans)
 
+    @property
+    def keyed_by_trace(self) -> bool:
+        """Span ids collide across traces in this window, so rows are keyed by both ids."""
+        return bool(self.index) and isinstance(next(iter(self.index)), tuple)
+
     def row(self, trace_id: str | None, span_id: str | None) -> int:
         """Row of a span by its ids, -1 when absent."""
-        if not span_id:
-            return -1
-        found = self.index.get(span_id, -1)
-        if found == -1 and trace_id is not None:
-            found = self.index.get((trace_id, span_id), -1)
-        return found
+        key = (trace_id, span_id) if self.keyed_by_trace else span_id
+        return self.index.get(key, -1) if span_id else -1
 
     @classmethod
     def build(cls, spans: list[Span], services: Vocab, ops: Vocab) -> SpanTable:
@@ -104,7 +105,9 @@ class SpanTable:
         calls_out[parent[cross]] = True
         exit_ = calls_out | (kinds == 2)
         self_time = _self_times(parent, start, dur)
-        return cls(spans, index, traces, trace, svc, op, start, dur, parent, depth, err, self_time, entry, exit_, calls_out)
+        return cls(
+            spans, index, traces, trace, svc, op, start, dur, parent, depth, err, self_time, entry, exit_, calls_out
+        )
 
     def descendants_flag(self, flag: np.ndarray, other_service: bool = True) -> np.ndarray:
         """For each span: does its subtree (itself excluded) hold a flagged span, counting only

@@ -174,6 +174,8 @@ def assess(
         limit = baseline.rate * cfg.drop_ratio
         verdict(Signal.TRAFFIC_DROP, window.rate < limit, window.rate, limit,
                 f"{service} traffic fell to {window.rate:.2f}/s (baseline {baseline.rate:.2f}/s)")
+    elif window.requests >= cfg.min_requests:
+        clears.append(Clear(service=service, signal=Signal.TRAFFIC_DROP, at=now))  # flowing; no baseline yet
     if window.requests < cfg.min_requests:
         return found, clears
     base_err = baseline.error_ratio if baseline and baseline.requests >= cfg.min_requests else 0.0
@@ -183,7 +185,9 @@ def assess(
     p95 = window.quantile(0.95)
     if p95 is not None:
         base_p95 = baseline.quantile(0.95) if baseline and baseline.requests >= cfg.min_requests else None
-        lat_limit = max(cfg.latency_floor_s, (base_p95 or 0.0) * cfg.latency_factor)
+        # Without a baseline yet, only a gross latency counts (tails are noisy on a busy host).
+        lat_limit = cfg.latency_floor_s * cfg.latency_factor if base_p95 is None else max(
+            cfg.latency_floor_s, base_p95 * cfg.latency_factor)
         verdict(Signal.LATENCY_P95, p95 >= lat_limit, p95, lat_limit,
                 f"{service} p95 latency is {p95 * 1000:.0f} ms (limit {lat_limit * 1000:.0f} ms)")
     return found, clears

@@ -39,12 +39,13 @@ class Reason(enum.StrEnum):
     OPENED = "opened"  # route: a new incident
     REOPENED = "reopened"  # route: a recurrence within the window reopened the old incident
     REPEATS_REPORTED = "repeats_reported"  # report: the counter and a comment went to the tracker
+    PRIMARY_MOVED = "primary_moved"  # resolve: the primary recovered; a still-firing symptom leads now
     RESOLVED = "resolved"  # resolve: healthy for the configured number of checks
     RESOLVED_STALE = "resolved_stale"  # resolve: no detector reported its signals for too long
     RESOLVE_HELD = "resolve_held_flapping"  # resolve: healthy now, but flapping
 
 
-QUIET = {Reason.REPEAT, Reason.PENDING}  # too frequent for INFO
+QUIET = {Reason.REPEAT, Reason.PENDING, Reason.SEVERITY_FROM_SLO}  # too frequent for INFO
 
 
 class Decision(BaseModel):
@@ -91,13 +92,17 @@ class Context:
     now: float
     effects: list[Effect] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    last_reason: dict[str, Reason] = field(default_factory=dict)  # per fingerprint, across checks
 
     def decide(self, stage: str, fp: str, reason: Reason, detail: str = "",
                incident: TrackedIncident | None = None, final: bool = True) -> Decision:
         decision = Decision(at=self.now, stage=stage, reason=reason, fingerprint=fp, detail=detail, final=final,
                             incident=incident.key if incident else None)
         self.decisions.append(decision)
-        level = logging.DEBUG if reason in QUIET else logging.INFO
+        # A decision repeated check after check is logged at INFO once, then at DEBUG.
+        repeated = self.last_reason.get(fp) == reason
+        self.last_reason[fp] = reason
+        level = logging.DEBUG if reason in QUIET or repeated else logging.INFO
         where = f" #{incident.number or '?'}" if incident else ""
         log.log(level, "%s %s → %s%s %s", stage, fp, reason.value, where, detail)
         return decision

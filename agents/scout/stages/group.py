@@ -1,5 +1,5 @@
 """Group: a new symptom on a service related to an open incident's services (same service, or in
-its call path) within ``group_window_s`` of the incident's opening joins that incident. When the
+its call path) within ``group_window_s`` of the incident's latest symptom joins that incident. When the
 newcomer is the likelier root (a crash further down the call path, a more specific signal on the
 same service, the broker) it becomes the incident's primary fingerprint and service label."""
 
@@ -31,12 +31,12 @@ class Group:
     def __call__(self, symptom: Symptom, ctx: Context) -> Symptom | Decision:
         candidates = [
             inc for inc in ctx.book.open()
-            if symptom.at - inc.opened_at <= ctx.cfg.group_window_s
+            if symptom.at - inc.last_seen <= ctx.cfg.group_window_s
             and any(ctx.topology.related(symptom.service, s) for s in inc.services())
         ]
         if not candidates:
             return symptom
-        incident = max(candidates, key=lambda i: i.opened_at)
+        incident = max(candidates, key=lambda i: i.last_seen)
         incident.see(symptom)
         reason = Reason.GROUPED
         if likelier_root(symptom, incident, ctx.topology):
@@ -47,7 +47,10 @@ class Group:
             text = f"Likelier root found: {symptom.fingerprint} (was {old}). {symptom.summary}"
         else:
             text = f"Related symptom joined: {symptom.fingerprint}. {symptom.summary}"
+        raised = symptom.severity < incident.severity
         incident.severity = min(incident.severity, symptom.severity)
-        ctx.effect(EffectKind.UPDATE, incident, work=WorkItemKind.UPDATED)
+        # The workflow hears of material changes only: a new root or a higher severity.
+        material = reason == Reason.GROUPED_REROOTED or raised
+        ctx.effect(EffectKind.UPDATE, incident, work=WorkItemKind.UPDATED if material else None)
         ctx.effect(EffectKind.COMMENT, incident, text)
         return ctx.decide(self.name, symptom.fingerprint, reason, f"into {incident.fingerprint}", incident)

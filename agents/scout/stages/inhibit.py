@@ -3,7 +3,9 @@ Alertmanager's inhibit rules:
 - a crash (down, exited, OOM-killed, crash loop) of a service inhibits the non-crash symptoms of
   every service that calls it, directly or not;
 - a broker outage inhibits every signal that depends on the event bus (business SLIs, consumer
-  lag, readiness).
+  lag, readiness);
+- an SLO burn rate still firing when its incident was resolved (``settling``) is explained by
+  that incident until it clears once.
 The inhibited fingerprint is counted on the source's open incident, if it has one."""
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class Inhibit:
     name = "inhibit"
 
     def __call__(self, symptom: Symptom, ctx: Context) -> Symptom | Decision:
+        settling = ctx.signals.get(symptom.fingerprint).settling
+        if settling is not None:
+            return ctx.decide(self.name, symptom.fingerprint, Reason.INHIBITED,
+                              "settling: its burn-rate windows still hold the fault of a resolved incident",
+                              ctx.book.incidents.get(settling))
         source = source_of(symptom, ctx)
         if source is None:
             return symptom
