@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sre_space.commands.agents import register as register_agents
 from sre_space.commands.incidents import register as register_incidents
 from sre_space.config import Settings, load_settings
 from sre_space.errors import SREError
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("id", nargs="?")
     p.set_defaults(fn=cmd_chaos)
     register_incidents(sub)
+    register_agents(sub)
     p = sub.add_parser("bench", help="measure: stack, tracestore, rca")
     bench = p.add_subparsers(dest="bench", required=True)
     b = bench.add_parser("stack", help="time to ready, RSS at rest and under load, journeys/s and latency")

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
         default=Path("deploy/fleet.yaml"), description="desired state the GitOps repository is seeded from"
     )
     ports: PortSettings = PortSettings()
+    agents: bool = Field(default=True, description="run the control plane (Scout + workflow) with the stack")
     traffic_rate: float | None = Field(
         default=None, ge=0, description="journeys per second of the traffic generator (overrides fleet.yaml)"
     )

@@ -17,6 +17,7 @@ import time
 
 from sre_space.config import Settings, load_settings, process_environment
 from sre_space.errors import PrerequisiteError, SREError
+from sre_space.stack.agents_process import AgentsProcess
 from sre_space.stack.broker import EmbeddedBroker
 from sre_space.stack.control import ControlServer
 from sre_space.stack.fleet import FleetManager
@@ -38,6 +39,7 @@ class StackDaemon:
         self.tracestore: object | None = None
         self.fleet: FleetManager | None = None
         self.control: ControlServer | None = None
+        self.agents: AgentsProcess | None = None
         self._t0 = time.monotonic()
 
     # -- progress -------------------------------------------------------------------------
@@ -85,7 +87,8 @@ class StackDaemon:
         self.fleet = FleetManager(settings, self.home, process_environment())
         wiring: Wiring = self.fleet.wiring
         wiring.check_ports_free()
-        for name in ["broker", "traces", *self.fleet.desired().names(), "control"]:
+        parts = ["broker", "traces", *self.fleet.desired().names(), "control"]
+        for name in parts + (["agents"] if settings.agents else []):
             self.state.component(name)
         write_state(self.home, self.state)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
@@ -96,6 +99,11 @@ class StackDaemon:
         self.control = ControlServer(self, HOST, wiring.ports["control"]).start()
         self.state.control_url = wiring.control_url
         self._mark("control", "ready", wiring.control_url)
+        if settings.agents:
+            self._mark("agents", "starting")
+            env = {**process_environment(), "SRE_SPACE_HOME": str(self.home)}
+            self.agents = AgentsProcess(self.home, env).start()
+            self._mark("agents", "ready", detail="Scout + workflow worker", pid=self.agents.pid)
 
     def _check_stopping(self) -> None:
         if self.stopping.is_set():
@@ -140,6 +148,8 @@ class StackDaemon:
         if self.fleet is None:
             return
         try:
+            if self.agents and self.agents.keep_alive():
+                self._mark("agents", "ready", detail=f"restarted {self.agents.restarts}x", pid=self.agents.pid)
             self.fleet.sync_if_changed()
             self.state.pids = sorted(set(self.state.pids) | set(self.fleet.pids()))
             write_state(self.home, self.state)
@@ -150,7 +160,7 @@ class StackDaemon:
         """Stop in reverse order; every step runs even if an earlier one failed."""
         self.state.phase = Phase.STOPPING if self.state.phase != Phase.FAILED else self.state.phase
         write_state(self.home, self.state)
-        for step in (self._stop_control, self._stop_fleet, self._stop_traces, self._stop_broker):
+        for step in (self._stop_agents, self._stop_control, self._stop_fleet, self._stop_traces, self._stop_broker):
             try:
                 step()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -160,6 +170,10 @@ class StackDaemon:
         for comp in self.state.components:
             comp.status = "stopped" if comp.status != "failed" else comp.status
         write_state(self.home, self.state)
+
+    def _stop_agents(self) -> None:
+        if self.agents:
+            self.agents.stop()
 
     def _stop_control(self) -> None:
         if self.control:

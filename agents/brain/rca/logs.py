@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import repeat
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agents.brain.rca.findings import Finding, best_per_owner, damped
-from agents.brain.rca.table import SpanTable, Vocab, intern
+from agents.brain.rca.table import SpanTable, Vocab, columns, intern
 from sre_space.models.diagnosis import EvidenceKind
 from sre_space.models.telemetry import LogLine
 
@@ -33,7 +32,6 @@ _TEMPLATE_TOKENS = 8
 _LEVELS = {"WARN": 1, "WARNING": 1, "ERROR": 2, "SEVERE": 2, "FATAL": 2, "CRITICAL": 2, "PANIC": 2}
 
 WARN, ERROR = 1, 2
-_FIELDS = attrgetter("service", "level", "message", "trace_id", "span_id")
 
 
 _TOKEN_CACHE: dict[str, str] = {}
@@ -80,8 +78,8 @@ class LogTable:
     @classmethod
     def build(cls, lines: list[LogLine], spans: SpanTable, services: Vocab, templates: Vocab) -> LogTable:
         n = len(lines)
-        cols = list(zip(*map(_FIELDS, lines), strict=True)) if lines else [()] * 5
-        names, levels, messages, trace_ids, span_ids = cols
+        names, levels, messages, trace_ids, span_ids = columns(
+            lines, ("service", "level", "message", "trace_id", "span_id"))
         svc = intern(names, services)
         upper = [lv.upper() for lv in levels]
         # Level is part of the template: the same text at ERROR is a different event.

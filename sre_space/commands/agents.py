@@ -1,0 +1,76 @@
+"""``sre-space agents``: the control plane — Scout and the incident workflow worker — in one process.
+
+``sre-space up`` starts it as a component of the stack; it can also run on its own against a
+stack started elsewhere (the same ``SRE_SPACE_HOME``). SIGTERM stops both cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sre_space.config import Settings
+
+log = logging.getLogger("sre_space.agents")
+
+
+def ready_file(home: Path) -> Path:
+    """Written once Scout and the worker run; the stack daemon waits for it."""
+    return home / "agents.ready"
+
+
+def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
+    from agents.fixer.actions import ControlApiActions
+    from agents.scout.service import Scout
+    from agents.worker import Worker
+    from sre_space.adapters.tracker import open_tracker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    tracker = open_tracker(settings, home)
+    parts: dict[str, Callable[[threading.Event], Any]] = {
+        "scout": Scout(settings, home, tracker).run,
+        "worker": Worker(settings, home, tracker, ControlApiActions(home)).run,
+    }
+    threads = [threading.Thread(target=_guarded(name, run, stop), name=name) for name, run in parts.items()]
+    for thread in threads:
+        thread.start()
+    ready_file(home).write_text("scout worker\n")
+    log.info("control plane running: %s", ", ".join(parts))
+    try:
+        stop.wait()
+    finally:
+        ready_file(home).unlink(missing_ok=True)
+        for thread in threads:
+            thread.join(timeout=30)
+    return 0
+
+
+def _guarded(name: str, run: Callable[[threading.Event], Any], stop: threading.Event) -> Callable[[], None]:
+    """A part that fails stops the whole control plane (the supervisor restarts it) rather than
+    leaving half of it running unnoticed."""
+
+    def target() -> None:
+        try:
+            run(stop)
+        except Exception:
+            log.exception("%s failed; stopping the control plane", name)
+            stop.set()
+
+    return target
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("agents", help="run the control plane: Scout and the incident workflow")
+    p.set_defaults(fn=cmd_agents)
