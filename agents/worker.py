@@ -96,7 +96,8 @@ class Worker:
         self._bootstrap = bootstrap
         self._stopping = threading.Event()
         self._saver = open_checkpointer(home)
-        self.deps = WorkflowDeps(tracker, actions, home, self.cfg, diagnose, who=self.owner.id, wait=self._wait)
+        self.deps = WorkflowDeps(tracker, actions, home, self.cfg, diagnose, who=self.owner.id, wait=self._wait,
+                                 jaeger_url=settings.jaeger_query_url)
         self.app = build_graph(self.deps, self._saver)
 
     def _wait(self, seconds: float) -> None:

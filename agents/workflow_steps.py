@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from langgraph.types import interrupt
 
 from agents.approval import Approval
+from agents.brain.report import render_diagnosis
 from agents.brain.rules import Diagnose, diagnose_by_rule
 from agents.fixer.actions import Actions
 from agents.fixer.audit import AuditLog, AuditRecord, Phase, idempotency_key
@@ -69,6 +70,7 @@ class WorkflowDeps:
     settings: WorkflowSettings
     diagnose: Diagnose = diagnose_by_rule
     who: str = "workflow"
+    jaeger_url: str | None = None  # links example traces in Brain's post to a Jaeger UI
     now: Callable[[], float] = time.time
     wait: Callable[[float], None] = time.sleep
     audit: AuditLog = field(init=False)
@@ -128,13 +130,7 @@ class Nodes:
             log.exception("diagnosis of incident #%s failed", item.incident)
             diagnosis = Diagnosis(inconclusive=True, summary=f"diagnosis failed: {exc}")
         dump = diagnosis.model_dump(mode="json")
-        cls = diagnosis.fault_class.value if diagnosis.fault_class else "unknown"
-        rows = "\n".join(f"| {c.service} | {c.fault_class.value} | {c.score:.2f} |" for c in diagnosis.candidates[:5])
-        text = (
-            f"{diagnosis.summary or 'no summary'}\n\nFault class: **{cls}**, confidence {diagnosis.confidence:.2f}"
-            f"{' (inconclusive)' if diagnosis.inconclusive else ''}, decided by {diagnosis.decided_by.value}."
-            + (f"\n\n| service | class | score |\n|---|---|---|\n{rows}" if rows else "")
-        )
+        text = render_diagnosis(diagnosis, self.d.jaeger_url)
         self._timeline(s).post("brain", self._key(s, "diagnose"), text, {"diagnosis": dump}, status=Status.DIAGNOSED)
         return {"diagnosis": dump}
 

@@ -69,6 +69,15 @@ class WorkflowSettings(BaseModel):
     concurrency: int = Field(4, ge=1, description="incidents one worker drives at the same time")
 
 
+class LLMSettings(BaseModel):
+    """Brain's optional LLM (any OpenAI-compatible server); used only when ``OPENAI_API_KEY`` or
+    ``OPENAI_BASE_URL`` is set, otherwise the RCA engine decides alone."""
+
+    model: str = Field("gpt-4o-mini", min_length=1, description="model name sent to the server")
+    timeout_s: float = Field(30.0, gt=0, description="a slower answer falls back to the engine's decision")
+    max_tokens: int = Field(700, ge=200, description="must exceed the answer's string limits plus ~60")
+
+
 class Settings(BaseSettings):
     """Effective configuration of SRE-Space."""
 
@@ -96,6 +105,7 @@ class Settings(BaseSettings):
     tracker: TrackerSettings = TrackerSettings()
     scout: ScoutSettings = ScoutSettings()
     workflow: WorkflowSettings = WorkflowSettings()
+    llm: LLMSettings = LLMSettings()
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,

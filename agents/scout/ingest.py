@@ -59,7 +59,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         tps = list(assigned)
-        self.ingest.check_topic_ids(self.consumer, {tp.topic for tp in tps})
         stored = self.ingest.state.positions(self.ingest.group, [(tp.topic, tp.partition) for tp in tps])
         for tp in tps:
             if (tp.topic, tp.partition) in stored:
@@ -82,8 +81,13 @@ class Ingest:
         self.stats = IngestStats()
         self._skip_log = SkipLog()
         self._stop = threading.Event()
+        # when someone else (the broker detector) last saw the broker away: a restart may have been
+        # too quick for this loop's own check, and the broker may have come back empty
+        self.outage_at = 0.0
+        self._opened_at = 0.0
         self._thread = threading.Thread(target=self._run, name="scout-ingest", daemon=True)
         self._committed_at = 0.0
+        self._topic_ids: dict[str, str] = {}  # topics whose id matches the stored one
 
     def start(self) -> Ingest:
         self._thread.start()
@@ -107,6 +111,7 @@ class Ingest:
                 continue
             consumer: KafkaConsumer | None = None
             try:
+                self._opened_at = self.clock()
                 consumer = bus.consumer(bootstrap, self.group, self.client_id, self.cfg.max_message_bytes)
                 consumer.subscribe(self.topics, listener=_Rebalance(self, consumer))
                 self.stats.connected = True
@@ -127,18 +132,20 @@ class Ingest:
             batch = consumer.poll(timeout_ms=200)
             if batch:
                 self.handle(consumer, batch)
-            if time.monotonic() - checked >= RECHECK_S:
+            disrupted = self.outage_at > self._opened_at  # seen away after this consumer connected
+            if disrupted or time.monotonic() - checked >= RECHECK_S:
                 checked = time.monotonic()
-                if not bus.reachable(bootstrap):
-                    log.warning("Kafka at %s stopped answering", bootstrap)
+                if disrupted or not bus.reachable(bootstrap):
+                    log.warning("Kafka at %s stopped answering; reconnecting", bootstrap)
                     self.stats.reconnects += 1
                     return  # reopen once it answers: it may come back empty
-                self.check_topic_ids(consumer, {tp.topic for tp in consumer.assignment()})
+                self._refresh_metadata(consumer)
                 self._check_rewind(consumer)
 
     def handle(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
         """Evaluate one poll's records and write counts + positions in one transaction."""
         now = self.clock()
+        batch = self._verified(consumer, batch)
         tally = Tally(self.declared, self.cfg.max_message_bytes)
         for tp, records in batch.items():
             tally.add_records(tp.topic, tp.partition, records, now)
@@ -178,18 +185,49 @@ class Ingest:
         except KafkaError as exc:
             log.debug("offset commit skipped: %s", exc)
 
-    def check_topic_ids(self, consumer: KafkaConsumer, topics: set[str]) -> None:
-        """Rewind the partitions of topics whose id changed since their positions were stored."""
+    def _verified(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, Any]:
+        """The part of a batch whose topic is the incarnation its stored positions belong to.
+
+        A topic whose id changed (deleted and created again: a broker that restarted empty) has
+        its positions reset to 0 and is read again from there; a topic whose id is not known yet
+        is read again once the metadata has it. Either way its records are not counted now."""
         cluster = getattr(getattr(consumer, "_client", None), "cluster", None)  # kafka-python keeps ids here
-        for topic in sorted(topics):
-            topic_id = cluster.topic_id(topic) if cluster is not None and hasattr(cluster, "topic_id") else None
-            if topic_id is None or self.state.same_topic(self.group, topic, str(topic_id)):
+        if cluster is None or not hasattr(cluster, "topic_id"):
+            return batch
+        ok: dict[TopicPartition, Any] = {}
+        for topic in {tp.topic for tp in batch}:
+            parts = {tp: records for tp, records in batch.items() if tp.topic == topic}
+            topic_id = cluster.topic_id(topic)
+            if topic_id is not None and self._topic_ids.get(topic) == str(topic_id):
+                ok.update(parts)
                 continue
-            log.warning("%s was created again (new topic id): counting it from offset 0", topic)
-            self.stats.rewinds += 1
-            for tp in consumer.assignment():
-                if tp.topic == topic:
-                    consumer.seek(tp, 0)
+            if topic_id is None:
+                cluster.request_update()
+                for tp, records in parts.items():
+                    consumer.seek(tp, records[0].offset)
+            elif self.state.same_topic(self.group, topic, str(topic_id)):
+                self._topic_ids[topic] = str(topic_id)
+                ok.update(parts)
+            else:
+                self._topic_ids[topic] = str(topic_id)
+                log.warning("%s was created again (new topic id): counting it from offset 0", topic)
+                self.stats.rewinds += 1
+                for tp in consumer.assignment():
+                    if tp.topic == topic:
+                        consumer.seek(tp, 0)
+        return ok
+
+    def note_outage(self, at: float) -> None:
+        """The broker did not answer at ``at`` (another observer's check): reconnect if that was
+        after the current consumer connected."""
+        self.outage_at = max(self.outage_at, at)
+
+    @staticmethod
+    def _refresh_metadata(consumer: KafkaConsumer) -> None:
+        """Ask for fresh metadata (topic ids included) so a topic created again is noticed soon."""
+        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+        if cluster is not None and hasattr(cluster, "request_update"):
+            cluster.request_update()
 
     def _forget_lost(self, tally: Tally, highwaters: dict[Partition, int]) -> None:
         """A stored position beyond the high watermark: the broker lost its data (a restarted

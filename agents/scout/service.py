@@ -76,7 +76,8 @@ class Scout:
         self._offsets: GroupOffsets | None = None
         red = RedDetector(cfg.red, src.service_urls, src.scrape_all, clock)
         self.fast: list[Detector] = [
-            BrokerDetector(src.kafka_bootstrap, lambda: self.ingest.stats.last_error, clock),
+            BrokerDetector(src.kafka_bootstrap, lambda: self.ingest.stats.last_error, clock,
+                           on_outage=self.ingest.note_outage),
             HealthDetector(cfg, src.status, src.service_urls, src.probe_all, src.fleet, clock),
         ]
         # SLOs last: what is wrong (RED, business SLIs) should open an incident before how much it hurts.

@@ -12,15 +12,20 @@ import argparse
 import resource
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from sre_space.errors import ConfigError, SREError
 from sre_space.models.diagnosis import Diagnosis
 from sre_space.models.window import TelemetryWindow
+
+if TYPE_CHECKING:
+    from agents.brain.datasets.nezha import NezhaCaseRef, NezhaDataset
 
 FORMATS = ("nezha",)
 TIE_RULE = "distinct services; ties broken pessimistically (equal scores rank ahead of the truth)"
@@ -33,6 +38,8 @@ class CaseResult(BaseModel):
     fault_type: str
     truth: str
     rank: int | None = Field(description="1-based rank of the true service; None when missed")
+    inner_hit: bool | None = Field(default=None, description="the top candidate is the true service and its "
+                                   "evidence names a marker of the inner-level label (None: no inner label)")
     top: list[str] = Field(default_factory=list)
     fault_class: str | None = None
     confidence: float = 0.0
@@ -72,6 +79,8 @@ class RcaBenchReport(BaseModel):
     span_pass_spans: int
     log_lines: int
     peak_rss_mb: float
+    engine_peak_mb: float = Field(description="tracemalloc peak of one analysis of the largest case")
+    engine_peak_spans: int
 
     @property
     def missed(self) -> list[CaseResult]:
@@ -85,6 +94,23 @@ def rank_of(diagnosis: Diagnosis, truth: str) -> int | None:
     if truth not in scores:
         return None
     return 1 + sum(1 for s, v in scores.items() if s != truth and v >= scores[truth])
+
+
+def inner_hit(diagnosis: Diagnosis, truth: str, inner: str | None) -> bool | None:
+    """Lenient inner-level match of the top candidate: the true service, and its evidence names
+    one marker of the label (``Class#line`` or ``Operation start``), or for a resource label a
+    metric of the same resource (``CpuUsageRate(%)`` -> any ``cpu`` metric)."""
+    if not inner:
+        return None
+    top = diagnosis.candidates[0] if diagnosis.candidates else None
+    if top is None or top.service != truth:
+        return False
+    text = " ".join(f"{e.signal} {e.operation or ''} {e.detail}" for e in top.evidence) + f" {top.operation}"
+    if "#" not in inner and " start" not in inner:  # a resource metric: match its stem (Cpu, Network...)
+        stem = inner.split("(")[0][:3].lower()
+        return any(e.signal.startswith("metric:") and stem in e.signal.lower() for e in top.evidence)
+    markers = [m.removesuffix(" start") for m in inner.split("_")]
+    return any(m in text for m in markers)
 
 
 def accuracy(group: str, ranks: Sequence[int | None]) -> Accuracy:
@@ -105,6 +131,7 @@ def run(directory: Path, fmt: str = "nezha", limit: int | None = None) -> RcaBen
     labels = dataset.labels()
     results: list[CaseResult] = []
     cost = _PassCost()
+    largest: tuple[int, NezhaCaseRef | None] = (-1, None)
     for i, ref in enumerate(dataset.cases()):
         if limit is not None and i >= limit:
             break
@@ -121,14 +148,31 @@ def run(directory: Path, fmt: str = "nezha", limit: int | None = None) -> RcaBen
             continue
         seconds = time.perf_counter() - loaded
         cost.measure(case.incident, case.baseline)
+        size = len(case.incident.spans) + len(case.baseline.spans)
+        largest = max(largest, (size, ref), key=lambda x: x[0])
         results.append(CaseResult(
             case_id=ref.case_id, fault_type=label.fault_type, truth=label.service,
-            rank=rank_of(diagnosis, label.service), top=[c.service for c in diagnosis.candidates[:5]],
+            rank=rank_of(diagnosis, label.service), inner_hit=inner_hit(diagnosis, label.service, label.inner),
+            top=[c.service for c in diagnosis.candidates[:5]],
             fault_class=diagnosis.fault_class.value if diagnosis.fault_class else None,
             confidence=diagnosis.confidence, inconclusive=diagnosis.inconclusive,
             spans=len(case.incident.spans), seconds=round(seconds, 4), load_seconds=round(loaded - started, 4),
         ))
-    return _report(directory, fmt, results, cost)
+    peak = _engine_peak(dataset, largest[1]) if largest[1] is not None else 0.0
+    return _report(directory, fmt, results, cost, (peak, max(largest[0], 0)))
+
+
+def _engine_peak(dataset: NezhaDataset, ref: NezhaCaseRef) -> float:
+    """Peak memory the engine allocates for one case (its inputs excluded), in MB."""
+    from agents.brain.rca.engine import analyze
+
+    case = dataset.load(ref)
+    tracemalloc.start()
+    try:
+        analyze(case.incident, case.baseline)
+        return round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
 
 
 class _PassCost:
@@ -152,7 +196,9 @@ class _PassCost:
         self.lines += len(incident.logs) + len(baseline.logs)
 
 
-def _report(directory: Path, fmt: str, results: list[CaseResult], cost: _PassCost) -> RcaBenchReport:
+def _report(
+    directory: Path, fmt: str, results: list[CaseResult], cost: _PassCost, peak: tuple[float, int]
+) -> RcaBenchReport:
     if not results:
         raise ConfigError(f"no labelled cases found in {directory}")
     types = sorted({r.fault_type for r in results})
@@ -167,6 +213,7 @@ def _report(directory: Path, fmt: str, results: list[CaseResult], cost: _PassCos
         ingest_spans_per_second=round(cost.spans / cost.ingest) if cost.ingest > 0 else 0.0,
         span_pass_spans=cost.spans, log_lines=cost.lines,
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        engine_peak_mb=peak[0], engine_peak_spans=peak[1],
     )
 
 
@@ -183,6 +230,10 @@ def render(report: RcaBenchReport) -> str:
     for acc in report.per_type:
         classes = Counter(c.fault_class or "none" for c in report.cases if c.fault_type == acc.group)
         lines.append(f"  {acc.group:<16}" + ", ".join(f"{k} {v}" for k, v in classes.most_common()))
+    inner = [c.inner_hit for c in report.cases if c.inner_hit is not None]
+    if inner:
+        lines.append(f"  inner level at rank 1 (lenient: the evidence names a labelled marker or resource): "
+                     f"{sum(inner)}/{len(inner)}")
     inconclusive = sum(c.inconclusive for c in report.cases)
     lines.append(f"  marked inconclusive (runner-up within 20 % or weak evidence): {inconclusive}")
     lines += [
@@ -192,7 +243,8 @@ def render(report: RcaBenchReport) -> str:
         f"statistical pass: {report.spans_per_second:,.0f} spans/s; building its columns (span tree, "
         f"self times, templates of {report.log_lines:,} log lines): {report.ingest_spans_per_second:,.0f} spans/s",
         f"  (process CPU time on one core, {report.span_pass_spans:,} spans incl. baselines)",
-        f"peak memory: {report.peak_rss_mb:.1f} MB RSS", "",
+        f"peak memory: {report.peak_rss_mb:.1f} MB RSS (process, with the dataset's caches); engine alone "
+        f"{report.engine_peak_mb:.1f} MB (tracemalloc, largest case: {report.engine_peak_spans:,} spans)", "",
     ]
     missed = report.missed
     lines.append(f"not at rank 1 ({len(missed)}):" if missed else "every case at rank 1")

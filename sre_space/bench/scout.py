@@ -158,7 +158,9 @@ def bench_detection(settings: Settings, quiet_seconds: float, result: ScoutBench
     from sre_space.stack import launcher
 
     home = Path(tempfile.mkdtemp(prefix="sre-bench-scout-"))
-    private = settings.model_copy(update={"home": home, "ports": settings.ports.model_copy(update={"auto": True})})
+    # the stack's own control plane stays off: the Scout measured here is the only one
+    private = settings.model_copy(update={"home": home, "agents": False,
+                                          "ports": settings.ports.model_copy(update={"auto": True})})
     launcher.up(private, out=lambda _line: None)
     tracker = LocalTracker(home / "tracker.db")
     scout = Scout(private, home, tracker)

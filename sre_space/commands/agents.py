@@ -25,6 +25,7 @@ def ready_file(home: Path) -> Path:
 
 
 def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
+    from agents.brain.diagnose import LiveDiagnoser
     from agents.fixer.actions import ControlApiActions
     from agents.scout.service import Scout
     from agents.worker import Worker
@@ -41,7 +42,7 @@ def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
     tracker = open_tracker(settings, home)
     parts: dict[str, Callable[[threading.Event], Any]] = {
         "scout": Scout(settings, home, tracker).run,
-        "worker": Worker(settings, home, tracker, ControlApiActions(home)).run,
+        "worker": Worker(settings, home, tracker, ControlApiActions(home), LiveDiagnoser(settings, home)).run,
     }
     threads = [threading.Thread(target=_guarded(name, run, stop), name=name) for name, run in parts.items()]
     for thread in threads:

@@ -35,8 +35,9 @@ class Evidence(BaseModel):
     """One observation that supports a candidate, and how it differs from the baseline.
 
     ``signal`` names the mechanism (``self_time``, ``caller_gap``, ``error_origin``, ``call_mix``,
-    ``log_pattern``, ``metric:<name>``, ``runtime:<kind>``, ``change``); ``refs`` point at the
-    concrete items (trace ids, ``trace_id/span_id``, log templates, metric series names)."""
+    ``missing_callee``, ``log_pattern``, ``metric:<name>``, ``runtime:<kind>``, ``change``);
+    ``refs`` point at the concrete items: ``trace_id/span_id`` of example spans, log lines,
+    ``instance/metric`` series, ``instance@time`` events, change refs."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -78,6 +79,9 @@ class Diagnosis(BaseModel):
     decided_by: DecidedBy = DecidedBy.ENGINE
     summary: str = ""
     spans_analysed: int = 0
+    action: str | None = Field(default=None, description="the LLM's chosen action when it decided")
+    what_would_change_my_mind: str = ""
+    notes: list[str] = Field(default_factory=list, description="what limited the diagnosis (fallbacks)")
 
     @property
     def top(self) -> Candidate | None:

@@ -39,7 +39,9 @@ class Watched:
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     home = tmp_path_factory.mktemp("scout-stack")
-    up = cli(home, "up", SRE_TRAFFIC_RATE="2")
+    # the stack's own control plane stays off: this Scout is the one under test, and no workflow
+    # restarts anything behind the test's back
+    up = cli(home, "up", SRE_TRAFFIC_RATE="2", SRE_AGENTS="false")
     assert up.returncode == 0, up.stdout + up.stderr
     settings = Settings(home=home, fleet_file=FLEET_FILE, scout=ScoutSettings())
     tracker = LocalTracker(home / "tracker.db")

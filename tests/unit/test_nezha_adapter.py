@@ -11,9 +11,9 @@ import pytest
 
 from agents.brain.datasets.files import service_of
 from agents.brain.datasets.nezha import NezhaDataset
-from sre_space.bench.rca import accuracy, rank_of, render, run
+from sre_space.bench.rca import accuracy, inner_hit, rank_of, render, run
 from sre_space.errors import ConfigError
-from sre_space.models.diagnosis import Candidate, Diagnosis, FaultClass
+from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, EvidenceKind, FaultClass
 from tests.conftest import SHARED
 
 NEZHA_TT = SHARED / "datasets" / "nezha-tt"
@@ -125,6 +125,24 @@ def test_rank_counts_ties_against_the_truth(scores: list[tuple[str, float]], tru
     assert rank_of(_diagnosis(*scores), truth) == rank
 
 
+@pytest.mark.parametrize(("detail", "signal", "inner", "hit"), [
+    ("missing: log INFO r.c.RouteController#53 (97% -> 0%)", "call_mix",
+     "RouteController.queryByIds start_r.c.RouteController#53", True),  # one marker named
+    ("new: log ERROR c.s.ContactsServiceImpl#37", "call_mix",
+     "c.s.ContactsServiceImpl#31_c.s.ContactsServiceImpl#34", False),  # a nearby line is not the region
+    ("rose to 99", "metric:CpuUsage(m)", "CpuUsageRate(%)", True),  # same resource, other series
+    ("rose to 99", "metric:MemoryUsage(Mi)", "CpuUsageRate(%)", False),
+    ("anything", "call_mix", None, None),  # no inner label
+])
+def test_inner_level_match(detail: str, signal: str, inner: str | None, hit: bool | None) -> None:
+    evidence = Evidence(kind=EvidenceKind.SPAN, signal=signal, service="s", detail=detail)
+    diagnosis = Diagnosis(candidates=[Candidate(service="s", score=1, fault_class=FaultClass.ERRORS,
+                                                evidence=[evidence])])
+    assert inner_hit(diagnosis, "s", inner) is hit
+    if inner:
+        assert inner_hit(diagnosis, "other", inner) is False
+
+
 def test_accuracy_on_hand_made_ranks() -> None:
     acc = accuracy("all", [1, 2, None, 5, 3])
     assert acc.ac == [0.2, 0.4, 0.6, 0.6, 0.8]
@@ -141,7 +159,9 @@ def test_benchmark_report_is_consistent() -> None:
     assert all(c.truth == "ts-contacts-service" and c.fault_type == "return" for c in report.cases)
     assert all(c.error is None and c.seconds > 0 and c.spans > 0 for c in report.cases)
     assert report.seconds_max >= report.seconds_mean > 0
-    assert report.spans_per_second > 0 and report.peak_rss_mb > 0
+    assert report.spans_per_second > 0 and report.ingest_spans_per_second > 0
+    assert report.peak_rss_mb > 0 and report.engine_peak_mb > 0
+    assert report.engine_peak_spans > max(c.spans for c in report.cases)  # incident + baseline of the largest
     assert {c.case_id for c in report.missed} == {c.case_id for c in report.cases if c.rank != 1}
     text = render(report)
     assert "AC@1" in text and "Avg@5" in text and "return" in text

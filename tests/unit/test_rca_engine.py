@@ -187,9 +187,20 @@ def test_healthy_incident_is_inconclusive() -> None:
     assert diagnosis.confidence == 0.0
 
 
-def test_empty_windows_are_inconclusive() -> None:
-    empty = TelemetryWindow(start_us=T0, end_us=T0 + 1)
-    assert analyze(empty, empty).inconclusive
+EMPTY = TelemetryWindow(start_us=T0, end_us=T0 + 1)
+LOGS_ONLY = TelemetryWindow(start_us=T0, end_us=T0 + 10**6, logs=[
+    LogLine(time_us=T0, service="x", message="boom", level="ERROR", trace_id="t", span_id="s")])
+
+
+@pytest.mark.parametrize(("incident", "base"), [
+    (EMPTY, EMPTY),  # nothing at all
+    (lambda: window(Faults(e_ms=200), 2, T0), EMPTY),  # no baseline: nothing to compare with
+    (EMPTY, baseline),  # no incident data
+    (LOGS_ONLY, EMPTY),  # a log line whose span is not there
+], ids=["empty", "no-baseline", "no-incident", "orphan-log"])
+def test_degenerate_windows_are_inconclusive(incident: object, base: object) -> None:
+    make = lambda w: w() if callable(w) else w  # noqa: E731
+    assert analyze(make(incident), make(base)).inconclusive
 
 
 def _span(sid: str, parent: str | None, start: int, dur: int, service: str = "s") -> Span:

@@ -1,5 +1,5 @@
-"""File helpers shared by dataset adapters: ``.csv``/``.csv.gz`` lookup and reading, minute files
-by time, and pod-to-service names."""
+"""File helpers shared by dataset adapters: reading ``.csv`` and ``.csv.gz``, minute files by
+time, and pod-to-service names."""
 
 from __future__ import annotations
 
@@ -25,14 +25,6 @@ def service_of(pod: str) -> str:
         if match:
             return match["service"]
     return pod
-
-
-def find_csv(folder: Path, stem: str) -> Path | None:
-    """``stem.csv`` or ``stem.csv.gz`` in ``folder``, whichever exists."""
-    for name in (f"{stem}.csv", f"{stem}.csv.gz"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:

@@ -6,8 +6,9 @@ window; the labels come out separately (``NezhaDataset.labels``) so only a score
 Windows (same rule for every case, day and system):
 - incident: traces that start in ``[inject_time, inject_time + INCIDENT_S)``;
 - baseline: the day's fault-free window (``construct_data/<day>``). Only when a day has none,
-  the traces of the ``PRE_FAULT_S`` before the injection: on the public data the first symptoms
-  often precede ``inject_time`` by up to a minute, so the minutes just before it are not clean;
+  the traces of ``PRE_FAULT_S`` ending ``LEAD_S`` before the injection: on the public data some
+  minutes just before ``inject_time`` already show the fault's symptoms (an earlier injection
+  lingering, or a clock offset), so they are not clean;
 - metrics (one row a minute, so they need a longer history): the fault-free window's rows plus
   the ``METRIC_PRE_S`` before the injection, minus ``LEAD_S`` before it and minus every earlier
   injection's disturbed period.
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from agents.brain.datasets.files import find_csv, minute_files, read_rows, service_of
+from agents.brain.datasets.files import minute_files, read_rows, service_of
 from agents.brain.datasets.nezha_rows import log_line, metric_rows, span_of
 from sre_space.errors import ConfigError
 from sre_space.models.telemetry import LogLine, MetricSample, Span
@@ -130,13 +130,6 @@ class NezhaDataset:
             for service, kinds in json.loads(path.read_text()).items():
                 merged.setdefault(service, {}).update(kinds)
         return merged
-
-    def iter_cases(self, limit: int | None = None) -> Iterator[NezhaCase]:
-        """Load the cases one at a time (windows are built lazily to keep memory flat)."""
-        for i, ref in enumerate(self.cases()):
-            if limit is not None and i >= limit:
-                return
-            yield self.load(ref)
 
     def load(self, ref: NezhaCaseRef) -> NezhaCase:
         """Build the incident and baseline windows of one case."""
@@ -244,4 +237,4 @@ def _split_by_trace_start(
     return incident, before
 
 
-__all__ = ["NezhaCase", "NezhaCaseRef", "NezhaDataset", "NezhaLabel", "find_csv"]
+__all__ = ["NezhaCase", "NezhaCaseRef", "NezhaDataset", "NezhaLabel"]

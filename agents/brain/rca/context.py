@@ -65,13 +65,12 @@ class Tables:
         service, level, text = self.templates.names[event // 2].split("\x00", 2)
         return f"log {level or 'line'} {text}"
 
-    def example_traces(self, rows: np.ndarray, limit: int = 3) -> list[str]:
-        """Trace ids of a few incident spans, for the evidence's references."""
-        seen: list[str] = []
+    def example_spans(self, rows: np.ndarray, limit: int = 3) -> list[str]:
+        """``trace_id/span_id`` of a few incident spans from distinct traces (evidence refs)."""
+        seen: dict[str, str] = {}
         for r in rows[: limit * 8]:
-            tid = self.inc.spans[int(r)].trace_id
-            if tid not in seen:
-                seen.append(tid)
+            span = self.inc.spans[int(r)]
+            seen.setdefault(span.trace_id, f"{span.trace_id}/{span.span_id}")
             if len(seen) == limit:
                 break
-        return seen
+        return list(seen.values())

@@ -8,6 +8,8 @@ changes; ranking and fault class."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from agents.brain.rca.context import Tables
 from agents.brain.rca.errors import error_findings, error_flags
 from agents.brain.rca.events import change_findings, event_findings
@@ -41,8 +43,8 @@ def analyze(incident: TelemetryWindow, baseline: TelemetryWindow) -> Diagnosis:
     """Rank the likely root causes of ``incident`` against ``baseline`` (the engine decides)."""
     tables = Tables.build(incident, baseline)
     findings = span_findings(tables, incident.seconds, baseline.seconds)
-    traced = {s.service for s in incident.spans}
+    traced = frozenset(tables.services.names[s] for s in np.unique(tables.inc.service))
     findings += metric_findings(incident.metrics, baseline.metrics, traced)
     findings += event_findings(incident, baseline)
     findings += change_findings(incident)
-    return diagnose(findings, spans_analysed=len(incident.spans) + len(baseline.spans))
+    return diagnose(findings, spans_analysed=len(incident.spans) + len(baseline.spans), traced=traced)

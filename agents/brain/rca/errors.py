@@ -94,7 +94,7 @@ def _missing_callee(t: Tables, stranded: np.ndarray, callee: np.ndarray, base_st
 
 def _describe(t: Tables, origin: np.ndarray, op: int) -> tuple[str, list[str]]:
     rows = np.flatnonzero(origin & (t.inc.op == op))
-    return _first_error_log(t, rows), t.example_traces(rows)
+    return _first_error_log(t, rows), t.example_spans(rows)
 
 
 def _first_error_log(t: Tables, rows: np.ndarray) -> str:

@@ -44,15 +44,6 @@ def surprises(k: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.where(k > lam, out, 0.0)
 
 
-def z_surprise(z: float) -> float:
-    """-log10 of the normal upper tail at ``z`` (metric deviations), 0 for z <= 0."""
-    if z <= 0:
-        return 0.0
-    if z < 8:
-        return -math.log10(max(0.5 * math.erfc(z / math.sqrt(2)), 1e-300))
-    return (z * z / 2) / LN10 + math.log10(z * math.sqrt(2 * math.pi))
-
-
 @dataclass
 class Finding:
     """One detector's case against one service (and its most affected operation)."""

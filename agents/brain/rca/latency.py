@@ -141,7 +141,7 @@ def _per_service(
 def _describe(t: Tables, lat: Latency, signal: str, hit: np.ndarray, total: int) -> tuple[str, list[str]]:
     detail = (f"{len(hit)} of {total} spans beyond the baseline tail ({lat.threshold[hit[0]] / 1000:.1f} ms)"
               + _callee_note(t, lat, int(hit[0]), signal))
-    return detail, t.example_traces(hit)
+    return detail, t.example_spans(hit)
 
 
 def _callee_note(t: Tables, lat: Latency, row: int, signal: str) -> str:

@@ -93,9 +93,9 @@ class LogTable:
         # A span id match must be in the same trace (ids are random, but be strict).
         tget = spans.traces.get
         trace = np.fromiter((tget(t, -2) if t else -2 for t in trace_ids), np.int64, n)
-        joined = span >= 0
-        mismatch = joined & (trace != -2) & (trace != spans.trace[np.maximum(span, 0)])
-        span[mismatch] = -1
+        joined = np.flatnonzero(span >= 0)
+        mismatch = (trace[joined] != -2) & (trace[joined] != spans.trace[span[joined]])
+        span[joined[mismatch]] = -1
         return cls(lines, svc, tmpl, level, span)
 
     def span_errors(self, n_spans: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 
 from agents.brain.rca.findings import Finding, best_per_service
-from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, FaultClass
+from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, EvidenceKind, FaultClass
 
 MIN_SCORE = 3.0  # below p ~ 0.001 for the best service, nothing stands out: inconclusive
 LEAD_RATIO = 1.2  # nor does a best service less than 20 % ahead of the runner-up
@@ -16,8 +16,13 @@ MAX_CANDIDATES = 10
 MIN_FINDING = 0.1  # a finding below p ~ 0.8 is noise, not evidence
 
 
-def rank(findings: list[Finding]) -> list[tuple[str, float, list[Finding]]]:
-    """Services by total score, each with its findings (best first)."""
+def rank(findings: list[Finding], traced: frozenset[str] = frozenset()) -> list[tuple[str, float, list[Finding]]]:
+    """Services by total score, each with its findings (best first).
+
+    For a service the traces cover (``traced``), a metric anomaly counts in proportion to the
+    trace evidence against it, up to ``MIN_SCORE``: a starved or leaking service that hurts
+    requests shows it in its own spans, so a lone metric spike on a healthy-looking service is
+    not localised by the metric alone. Services without spans keep their metric evidence."""
     per: dict[str, list[Finding]] = defaultdict(list)
     for f in best_per_service(findings).values():
         if f.score >= MIN_FINDING:
@@ -25,7 +30,10 @@ def rank(findings: list[Finding]) -> list[tuple[str, float, list[Finding]]]:
     ranked = []
     for service, items in per.items():
         items.sort(key=lambda f: -f.score)
-        ranked.append((service, sum(f.score for f in items), items))
+        spans = sum(f.score for f in items if f.kind is not EvidenceKind.METRIC)
+        weight = min(1.0, spans / MIN_SCORE) if service in traced else 1.0
+        total = sum(f.score * (weight if f.kind is EvidenceKind.METRIC else 1.0) for f in items)
+        ranked.append((service, total, items))
     ranked.sort(key=lambda r: (-r[1], r[0]))
     return ranked
 
@@ -51,8 +59,9 @@ def fault_class(items: list[Finding]) -> FaultClass:
     return FaultClass.ERRORS
 
 
-def diagnose(findings: list[Finding], spans_analysed: int) -> Diagnosis:
-    ranked = rank(findings)
+def diagnose(findings: list[Finding], spans_analysed: int, traced: frozenset[str] = frozenset()) -> Diagnosis:
+    """Rank, classify and summarise; ``traced`` are the services the incident's spans cover."""
+    ranked = rank(findings, traced)
     candidates = []
     for service, score, items in ranked[:MAX_CANDIDATES]:
         shown = [f.resolve() for f in items[:6]]

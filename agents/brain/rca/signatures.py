@@ -121,7 +121,7 @@ def struct_findings(t: Tables, beh: Behaviour, explained: np.ndarray) -> list[Fi
 
 def _describe(t: Tables, beh: Behaviour, op: int, origin: np.ndarray) -> tuple[str, list[str]]:
     rows = np.flatnonzero(origin & (t.inc.op == op))
-    return _event_diff(t, beh, op, rows), t.example_traces(rows)
+    return _event_diff(t, beh, op, rows), t.example_spans(rows)
 
 
 def _event_diff(t: Tables, nov: Behaviour, op: int, rows: np.ndarray, limit: int = 3) -> str:

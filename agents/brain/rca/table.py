@@ -78,6 +78,7 @@ class SpanTable:
         n = len(spans)
         # Span ids are random 64-bit values: key by span id alone unless they collide.
         index: dict[Any, int] = dict(zip(span_ids, range(n), strict=True))
+        parent_keys: Sequence[Any] = parent_ids
         if len(index) < n:
             pairs = list(zip(trace_ids, span_ids, strict=True))
             if len(set(pairs)) < n:
@@ -85,7 +86,7 @@ class SpanTable:
                 unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
                 return cls.build(unique, services, ops)
             index = dict(zip(pairs, range(n), strict=True))
-            parent_ids = tuple(zip(trace_ids, parent_ids, strict=True))
+            parent_keys = list(zip(trace_ids, parent_ids, strict=True))
         traces = {t: i for i, t in enumerate(dict.fromkeys(trace_ids))}
         trace = np.fromiter(map(traces.__getitem__, trace_ids), np.int64, n)
         svc = intern(svc_names, services)
@@ -94,7 +95,7 @@ class SpanTable:
         dur = np.array(durs, np.int64)
         err = np.array(errs, bool)
         kinds = np.fromiter(map(_KIND.get, kind_values, repeat(0)), np.int8, n)
-        parent = np.fromiter(map(index.get, parent_ids, repeat(-1)), np.int64, n)
+        parent = np.fromiter(map(index.get, parent_keys, repeat(-1)), np.int64, n)
         bad = (parent == np.arange(n)) | ((parent >= 0) & (trace[np.maximum(parent, 0)] != trace))
         parent[bad] = -1
         depth = _depths(parent)

@@ -15,9 +15,11 @@ class BrokerDetector:
     detector = Detector.BROKER
 
     def __init__(self, bootstrap: Callable[[], str | None], consumer_error: Callable[[], str], clock: Clock,
-                 reachable: Callable[[str], bool] = bus.reachable) -> None:
+                 reachable: Callable[[str], bool] = bus.reachable, on_outage: Callable[[float], None] = lambda at: None,
+                 ) -> None:
         self._bootstrap, self._consumer_error, self.clock, self._reachable = bootstrap, consumer_error, clock, \
             reachable
+        self._on_outage = on_outage
 
     def check(self) -> Check:
         now = self.clock()
@@ -27,6 +29,7 @@ class BrokerDetector:
         if self._reachable(servers):
             return Check(detector=self.detector, at=now, clears=[Clear(service=BROKER, signal=Signal.BROKER_UNAVAILABLE,
                                                                         at=now)])
+        self._on_outage(now)
         symptom = Symptom(
             service=BROKER, signal=Signal.BROKER_UNAVAILABLE, detector=Detector.BROKER, at=now, severity=1,
             summary=f"the Kafka broker at {servers} does not accept connections",

@@ -1,0 +1,305 @@
+"""Brain's evidence from the live stack, and the bounded bundle the LLM sees.
+
+``LiveEvidence.collect`` reads an incident window (from shortly before the incident opened until
+now) and a baseline window (the minutes before it) into ``TelemetryWindow``s: spans through the
+Jaeger query API (a bounded number of traces per service, error traces asked for separately so a
+busy service's few failures are not crowded out), runtime events and logs through the stack's
+control API, and recent commits to ``fleet.yaml`` as changes. ``build_bundle`` turns the
+engine's diagnosis into the compact, size-capped, redacted ``EvidenceBundle``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.brain.changes import fleet_changes
+from sre_space.adapters.runtime.base import RuntimeEvent
+from sre_space.adapters.traces.jaeger import JaegerQuery
+from sre_space.errors import BackendUnavailable, SREError
+from sre_space.models.diagnosis import Diagnosis
+from sre_space.models.events import IncidentWorkItem
+from sre_space.models.telemetry import LogLine, Span, SpanKind
+from sre_space.models.window import TelemetryWindow
+
+US = 1_000_000
+INCIDENT_S = 150.0  # the incident window reaches at least this far back from now
+DETECTION_LAG_S = 60.0  # a fault starts up to this long before its incident opens
+BASELINE_S = 300.0
+MAX_INCIDENT_S = 900.0
+TRACES_PER_SERVICE = 60
+ERROR_TRACES_PER_SERVICE = 30
+LOG_TAIL = 2000
+
+# Bundle caps: what the model reads stays small whatever the fleet's size.
+MAX_CANDIDATES = 5
+MAX_LINES_PER_CANDIDATE = 5
+MAX_LINE_CHARS = 220
+MAX_EVENTS = 10
+MAX_CHANGES = 5
+MAX_TRACE_IDS = 5
+MAX_BUNDLE_CHARS = 6000
+
+T = TypeVar("T")
+
+
+class Evidence(BaseModel):
+    """The two windows the engine compares, with what could not be read (``notes``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident: TelemetryWindow
+    baseline: TelemetryWindow
+    notes: list[str] = Field(default_factory=list)
+
+
+class WindowPolicy(BaseModel):
+    """How far back the incident window reaches and how long the baseline before it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_s: float = INCIDENT_S
+    detection_lag_s: float = DETECTION_LAG_S
+    baseline_s: float = BASELINE_S
+    max_incident_s: float = MAX_INCIDENT_S
+
+
+def windows_for(
+    opened_at: float, now: float, policy: WindowPolicy = WindowPolicy()
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(incident, baseline)`` ranges in µs: the baseline ends before the fault likely began."""
+    split = min(now - policy.incident_s, opened_at - policy.detection_lag_s)
+    split = max(split, now - policy.max_incident_s)
+    return (int(split * US), int(now * US)), (int((split - policy.baseline_s) * US), int(split * US))
+
+
+class LiveEvidence:
+    """Reads both windows of an incident from the stack running in ``home``.
+
+    ``traces_url`` is the Jaeger query API (embedded store or real Jaeger); without one the
+    trace store is unreachable and ``collect`` raises ``BackendUnavailable``."""
+
+    def __init__(
+        self,
+        home: Path,
+        traces_url: str | None,
+        control: Callable[..., Any] | None = None,
+        now: Callable[[], float] = time.time,
+        windows: WindowPolicy = WindowPolicy(),
+    ) -> None:
+        self.home, self.traces_url, self.now, self.windows = home, traces_url, now, windows
+        if control is None:
+            from sre_space.stack.launcher import control as stack_control
+
+            control = stack_control
+        self._control = control
+
+    def collect(self, item: IncidentWorkItem) -> Evidence:
+        """Both windows for ``item``; spans are required, the other sources are best effort."""
+        if not self.traces_url:
+            raise BackendUnavailable("no trace store: the stack state lists no `traces` URL")
+        (i0, i1), (b0, b1) = windows_for(item.time.timestamp(), self.now(), self.windows)
+        notes: list[str] = []
+        with JaegerQuery(self.traces_url, timeout=10.0) as query:
+            services = [s for s in query.services() if s]
+            inc_spans = _spans(query, services, i0, i1)
+            base_spans = _spans(query, services, b0, b1)
+        sources = load_sources([*inc_spans, *base_spans])
+        if sources:
+            inc_spans = [s for s in inc_spans if s.service not in sources]
+            base_spans = [s for s in base_spans if s.service not in sources]
+            notes.append(f"left out load sources (no server or consumer spans): {', '.join(sorted(sources))}")
+        events = self._best_effort(notes, "runtime events", self._events)
+        logs = self._best_effort(notes, "logs", lambda: self._logs(services, b0))
+        changes = self._best_effort(notes, "recent changes", lambda: fleet_changes(self.home / "gitops", i0))
+        incident = TelemetryWindow(
+            start_us=i0, end_us=i1, spans=inc_spans, changes=changes or [],
+            events=[e for e in events or [] if i0 <= _us(e.time) < i1],
+            logs=[ln for ln in logs or [] if i0 <= ln.time_us < i1],
+        )
+        baseline = TelemetryWindow(
+            start_us=b0, end_us=b1, spans=base_spans,
+            events=[e for e in events or [] if b0 <= _us(e.time) < b1],
+            logs=[ln for ln in logs or [] if b0 <= ln.time_us < b1],
+        )
+        return Evidence(incident=incident, baseline=baseline, notes=notes)
+
+    @staticmethod
+    def _best_effort(notes: list[str], what: str, read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except (SREError, OSError, ValueError) as exc:
+            notes.append(f"{what} unavailable: {redact(str(exc))[:160]}")
+            return None
+
+    def _events(self) -> list[RuntimeEvent]:
+        body = self._control(self.home, "GET", "/events")
+        return [RuntimeEvent.model_validate(e) for e in body.get("events", [])]
+
+    def _logs(self, services: list[str], since_us: int) -> list[LogLine]:
+        """Each service's recent JSON log lines; a service whose tail does not reach back to the
+        baseline is left out, since a pattern "new" only for lack of history is not evidence."""
+        out: list[LogLine] = []
+        for service in services:
+            try:
+                body = self._control(self.home, "GET", "/logs", service=service, tail=LOG_TAIL)
+            except SREError:
+                continue  # not a fleet service the runtime knows (e.g. the control plane)
+            lines = [ln for raw in body.get("lines", []) if (ln := parse_log(service, raw))]
+            if lines and (len(lines) < LOG_TAIL or min(ln.time_us for ln in lines) <= since_us):
+                out.extend(lines)
+        return out
+
+
+def _spans(query: JaegerQuery, services: list[str], start_us: int, end_us: int) -> list[Span]:
+    """Spans of up to ``TRACES_PER_SERVICE`` traces per service (+ error traces) in the range."""
+    spans: dict[tuple[str, str], Span] = {}
+    for service in services:
+        for tags, limit in ((None, TRACES_PER_SERVICE), ({"error": "true"}, ERROR_TRACES_PER_SERVICE)):
+            for trace in query.find_traces(service, start_us, end_us, tags=tags, limit=limit):
+                for s in trace.spans:
+                    if start_us <= s.start_us < end_us:
+                        spans[(s.trace_id, s.span_id)] = s
+    return list(spans.values())
+
+
+def load_sources(spans: list[Span]) -> set[str]:
+    """Services that only send requests (a traffic generator, a batch client): their own time is
+    think time and waiting between calls, which grows whenever the fleet slows down, so they are
+    never a root cause on the serving side."""
+    serving = {s.service for s in spans if s.kind in (SpanKind.SERVER, SpanKind.CONSUMER)}
+    return {s.service for s in spans} - serving
+
+
+def parse_log(service: str, raw: str) -> LogLine | None:
+    """One JSON log line of the fleet (``ts``, ``level``, ``message``, trace ids); None if not JSON."""
+    try:
+        doc = json.loads(raw)
+        when = datetime.fromisoformat(str(doc["ts"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return LogLine(
+        time_us=_us(when), service=service, message=str(doc.get("message", ""))[:500],
+        level=str(doc.get("level", "")), trace_id=doc.get("trace_id"), span_id=doc.get("span_id"),
+        instance=doc.get("instance") or None,
+    )
+
+
+def _us(when: datetime) -> int:
+    return int(when.timestamp() * US)
+
+
+# --- the bundle the LLM reads -------------------------------------------------------------------
+
+_SECRET_KV = re.compile(
+    r"(?i)\b([\w.-]*(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|apikey|credential|auth(?:orization)?)[\w.-]*)"
+    r"(\s*[=:]\s*|\"\s*:\s*\"?)([^\s\"',;]+)"
+)
+_SECRET_SHAPES = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|AKIA[0-9A-Z]{16}"
+    r"|xox[abpr]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"
+    r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|[a-z]+://[^\s:/@]+:[^\s@/]+@"  # credentials in a URL
+)
+# A long mixed-case run of letters and digits is a key, not an id (trace ids are lowercase hex).
+_OPAQUE = re.compile(r"\b(?=[A-Za-z0-9+/_=-]*[A-Z])(?=[A-Za-z0-9+/_=-]*[a-z])(?=[A-Za-z0-9+/_=-]*\d)"
+                     r"[A-Za-z0-9+/_=-]{32,}\b")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a token, key or password replaced by ``[redacted]``."""
+    text = _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SECRET_SHAPES.sub(REDACTED, text)
+    return _OPAQUE.sub(REDACTED, text)
+
+
+def _line(text: str) -> str:
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+
+
+class CandidateBrief(BaseModel):
+    """One root-cause candidate as the model sees it: the engine's score and evidence lines."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    operation: str | None = None
+    score: float
+    fault_class: str
+    evidence: list[str] = Field(default_factory=list)
+
+
+class EvidenceBundle(BaseModel):
+    """What the LLM reads about one incident: bounded in size and redacted, never raw telemetry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident: str
+    window: str
+    engine: str
+    candidates: list[CandidateBrief] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
+    changes: list[str] = Field(default_factory=list)
+    trace_ids: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def services(self) -> list[str]:
+        """Services the evidence names as candidates (what a root cause may be)."""
+        return [c.service for c in self.candidates if c.evidence]
+
+    def render(self) -> str:
+        """The bundle as compact JSON of at most ``MAX_BUNDLE_CHARS``: lower-ranked candidates,
+        then their evidence lines, are dropped until it fits."""
+        bundle = self
+        while True:
+            text = json.dumps(bundle.model_dump(), ensure_ascii=False, separators=(",", ":"))
+            if len(text) <= MAX_BUNDLE_CHARS or not bundle.candidates:
+                return text[:MAX_BUNDLE_CHARS]
+            last = bundle.candidates[-1]
+            shrunk = (bundle.candidates[:-1] if len(last.evidence) <= 1 or len(bundle.candidates) > 2
+                      else [*bundle.candidates[:-1], last.model_copy(update={"evidence": last.evidence[:-1]})])
+            bundle = bundle.model_copy(update={"candidates": shrunk, "events": bundle.events[:3]})
+
+
+def build_bundle(item: IncidentWorkItem, evidence: Evidence, diagnosis: Diagnosis) -> EvidenceBundle:
+    """The compact bundle for ``item`` from the windows and the engine's ``diagnosis``."""
+    inc = evidence.incident
+    candidates = [
+        CandidateBrief(
+            service=c.service, operation=c.operation, score=round(c.score, 2), fault_class=c.fault_class.value,
+            evidence=[_line(f"{e.signal}: " + (f"baseline {e.baseline} -> incident {e.incident} {e.unit}; "
+                                                 if e.incident is not None else "") + e.detail)
+                      for e in c.evidence[:MAX_LINES_PER_CANDIDATE]],
+        )
+        for c in diagnosis.candidates[:MAX_CANDIDATES]
+    ]
+    trace_ids = list(dict.fromkeys(
+        ref.split("/")[0] for c in diagnosis.candidates[:MAX_CANDIDATES] for e in c.evidence for ref in e.refs
+        if re.fullmatch(r"[0-9a-f]{32}(/[0-9a-f]{16})?", ref)
+    ))[:MAX_TRACE_IDS]
+    events = sorted(inc.events, key=lambda e: e.time, reverse=True)[:MAX_EVENTS]
+    changes = sorted(inc.changes, key=lambda c: c.time_us, reverse=True)[:MAX_CHANGES]
+    verdict = diagnosis.fault_class.value if diagnosis.fault_class else "none"
+    return EvidenceBundle(
+        incident=_line(f"#{item.incident} {item.service} {item.signal} sev{item.severity}: {item.summary}"),
+        window=f"incident {inc.seconds:.0f}s vs baseline {evidence.baseline.seconds:.0f}s; "
+               f"{len(inc.spans)}+{len(evidence.baseline.spans)} spans",
+        engine=_line(f"{diagnosis.summary} (class {verdict}, confidence {diagnosis.confidence:.2f}"
+                     f"{', inconclusive' if diagnosis.inconclusive else ''})"),
+        candidates=candidates,
+        events=[_line(f"{e.time.isoformat(timespec='seconds')} {e.service} {e.instance} {e.kind.value}"
+                      + (f" exit {e.exit_code}" if e.exit_code is not None else "")) for e in events],
+        changes=[_line(f"{c.ref or '?'} {c.kind.value} {c.service or 'fleet'}: {c.summary}") for c in changes],
+        trace_ids=trace_ids,
+        notes=[_line(n) for n in evidence.notes],
+    )

@@ -1,0 +1,102 @@
+"""Brain on the real embedded stack: traffic runs for a baseline, a fault is injected, and the
+live diagnoser (spans through the Jaeger API, runtime events, GitOps commits, logs) names the
+service and class. The control plane is off (``SRE_AGENTS=false``): the test calls Brain itself.
+
+Timeline per fault: healthy traffic (baseline) → inject at t0 → the symptom shows → diagnose
+with the incident "opened" a few seconds after t0 → revert → the fleet recovers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agents.brain.diagnose import LiveDiagnoser, traces_url
+from agents.brain.evidence import LiveEvidence, WindowPolicy
+from chaos.injectors import inject, revert
+from sre_space.adapters.traces.jaeger import JaegerQuery
+from sre_space.config import Settings
+from sre_space.models.diagnosis import FaultClass
+from sre_space.models.events import IncidentWorkItem, WorkItemKind
+from sre_space.stack.launcher import control
+from tests.e2e.test_stack import cli
+from tests.helpers import poll_until
+
+BASELINE_S = 15.0
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("brain")
+    up = cli(home, "up", SRE_AGENTS="false", SRE_TRAFFIC_RATE="4")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield home
+    finally:
+        cli(home, "down")
+
+
+def spans_since(home: Path, since: float) -> int:
+    url = traces_url(Settings(), home)
+    assert url is not None
+    with JaegerQuery(url) as query:
+        return sum(len(t.spans) for t in query.find_traces("frontend", int(since * 1e6), int(time.time() * 1e6),
+                                                          limit=100))
+
+
+def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
+    return any(e["service"] == service and e["kind"] == kind and datetime.fromisoformat(e["time"]).timestamp() >= since
+               for e in control(home, "GET", "/events")["events"])
+
+
+def diagnose(home: Path, service: str, signal: str, t0: float) -> tuple[str | None, FaultClass | None, str]:
+    settings = Settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)  # the engine alone
+    # The stack is young: the baseline is the healthy minute before t0, the incident since t0.
+    evidence = LiveEvidence(home, traces_url(settings, home),
+                            windows=WindowPolicy(incident_s=5, detection_lag_s=5, baseline_s=BASELINE_S + 10))
+    item = IncidentWorkItem(incident=1, kind=WorkItemKind.OPENED, fingerprint=f"{service}:{signal}", service=service,
+                            signal=signal, severity=2, time=datetime.fromtimestamp(t0 + 5, UTC))
+    diagnosis = LiveDiagnoser(settings, home, evidence=evidence)(item)
+    return (diagnosis.top.service if diagnosis.top else None), diagnosis.fault_class, diagnosis.summary
+
+
+SCENARIOS: list[tuple[str, str, str, Callable[[Path, float], object], str, FaultClass]] = [
+    # OOM: quote-service's memory grows until the runtime kills it (exit 137)
+    ("oom", "quote-service", "oom_killed",
+     lambda home, t0: event_seen(home, "quote-service", "oom_killed", t0), "quote-service", FaultClass.CRASH_OOM),
+    # killed dependency: user-service's processes are stopped; quote and policy cannot reach it
+    ("kill", "quote-service", "error_rate", lambda home, t0: time.time() > t0 + 12, "user-service",
+     FaultClass.DEPENDENCY_UNAVAILABLE),
+    # injected latency: user-service answers 800 ms later; quote-service and frontend only wait
+    ("latency", "frontend", "latency_p95", lambda home, t0: time.time() > t0 + 12, "user-service",
+     FaultClass.LATENCY),
+    # injected errors: half of quote-service's requests fail there; the frontend relays them
+    ("errors", "frontend", "error_rate", lambda home, t0: time.time() > t0 + 12, "quote-service", FaultClass.ERRORS),
+    # bad config: a fleet.yaml commit lowers policy-service's premium limit; purchases fail
+    ("bad-config", "policy-service", "policy_failed_ratio", lambda home, t0: time.time() > t0 + 15, "policy-service",
+     FaultClass.BAD_CHANGE),
+]
+
+
+@pytest.mark.parametrize(("scenario", "alert_service", "signal", "symptom", "service", "fault_class"), SCENARIOS,
+                         ids=[s[0] for s in SCENARIOS])
+def test_live_diagnosis_names_service_and_class(
+    home: Path, scenario: str, alert_service: str, signal: str, symptom: Callable[[Path, float], object],
+    service: str, fault_class: FaultClass,
+) -> None:
+    healthy_from = time.time()
+    poll_until(lambda: spans_since(home, healthy_from) > 0 and time.time() > healthy_from + BASELINE_S,
+               f"{BASELINE_S:.0f}s of healthy traffic before {scenario}", timeout=BASELINE_S + 30)
+    t0 = time.time()
+    entry = inject(home, scenario)
+    try:
+        poll_until(lambda: symptom(home, t0), f"the {scenario} symptom", timeout=60, interval=0.5)
+        found = diagnose(home, alert_service, signal, t0)
+    finally:
+        revert(home, entry)
+    assert found[:2] == (service, fault_class), found[2]
+    poll_until(lambda: all(s["ready"] is not False for s in control(home, "GET", "/status")["services"]),
+               f"every service ready again after reverting {scenario}", timeout=60, interval=0.5)
