@@ -83,14 +83,16 @@ def direct_evidence_first(diagnosis: Diagnosis, incident: TelemetryWindow) -> Di
         why = f"{best.service} is down (runtime: {best.evidence[0].signal.removeprefix('runtime:')})"
     else:
         direct = [c for c in diagnosis.candidates if c.fault_class in DIRECT and c.evidence]
-        if top is None or not direct or top.fault_class in DIRECT:
+        if top is None or not direct:
             return diagnosis
-        best = max(direct, key=lambda c: c.score)
+        best = top if top.fault_class in DIRECT else max(direct, key=lambda c: c.score)
         if best.score < DIRECT_SHARE * top.score:
             return diagnosis
         why = f"{best.service} ranked first on direct evidence (runtime event or change)"
     if top is not None and top.service == best.service and top.fault_class == best.fault_class:
-        return diagnosis
+        if not diagnosis.inconclusive or best.score < MIN_SCORE:
+            return diagnosis
+        why = f"{best.service} singled out by direct evidence (runtime event or change) though its lead is small"
     lead = best.evidence[0]
     rest = [c for c in diagnosis.candidates if c.service != best.service]
     runner_up = f" over {top.service} ({top.fault_class.value}, score {top.score:.1f})" if top and rest else ""

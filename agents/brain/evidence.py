@@ -30,10 +30,13 @@ from sre_space.models.telemetry import LogLine, Span, SpanKind
 from sre_space.models.window import TelemetryWindow
 
 US = 1_000_000
-INCIDENT_S = 150.0  # the incident window reaches at least this far back from now
+INCIDENT_S = 90.0  # the incident window reaches at least this far back from now (enough spans)
 DETECTION_LAG_S = 60.0  # a fault starts up to this long before its incident opens
 BASELINE_S = 300.0
 MAX_INCIDENT_S = 900.0
+MIN_BASELINE_SPANS = 100  # fewer: the fleet is younger than the baseline window
+YOUNG_BASELINE_S = 45.0
+YOUNG_LAG_S = 5.0
 TRACES_PER_SERVICE = 60
 ERROR_TRACES_PER_SERVICE = 30
 LOG_TAIL = 2000
@@ -105,12 +108,23 @@ class LiveEvidence:
         """Both windows for ``item``; spans are required, the other sources are best effort."""
         if not self.traces_url:
             raise BackendUnavailable("no trace store: the stack state lists no `traces` URL")
-        (i0, i1), (b0, b1) = windows_for(item.time.timestamp(), self.now(), self.windows)
+        opened = item.time.timestamp()
+        (i0, i1), (b0, b1) = windows_for(opened, self.now(), self.windows)
         notes: list[str] = []
         with JaegerQuery(self.traces_url, timeout=10.0) as query:
             services = [s for s in query.services() if s]
             inc_spans = _spans(query, services, i0, i1)
             base_spans = _spans(query, services, b0, b1)
+            if len(base_spans) < MIN_BASELINE_SPANS and inc_spans:
+                # A young fleet: its first traffic lies inside the incident window. Take the first
+                # YOUNG_BASELINE_S of it as the baseline, ending before the incident opened.
+                first = min(s.start_us for s in inc_spans)
+                split = min(first + int(YOUNG_BASELINE_S * US), int((opened - YOUNG_LAG_S) * US))
+                if split > i0:
+                    (i0, b1) = (split, split)
+                    inc_spans = _spans(query, services, i0, i1)
+                    base_spans = _spans(query, services, b0, b1)
+                    notes.append(f"young fleet: baseline is its first {(b1 - first) / US:.0f}s of traffic")
         sources = load_sources([*inc_spans, *base_spans])
         if sources:
             inc_spans = [s for s in inc_spans if s.service not in sources]

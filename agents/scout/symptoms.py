@@ -144,14 +144,3 @@ class Check(BaseModel):
     clears: list[Clear] = Field(default_factory=list)
     detail: str = ""
 
-    def merged(self, other: Check) -> Check:
-        """Two partial checks of one detector as one."""
-        status = self.status if self.status == other.status else CheckStatus.OK
-        return self.model_copy(
-            update={
-                "status": status,
-                "symptoms": [*self.symptoms, *other.symptoms],
-                "clears": [*self.clears, *other.clears],
-                "detail": "; ".join(d for d in (self.detail, other.detail) if d),
-            }
-        )

@@ -20,6 +20,11 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         from sre_space.bench import tracestore
 
         print(tracestore.render(tracestore.run(spans=args.spans)))
+    elif args.bench == "scout":
+        from sre_space.bench import scout
+
+        print(scout.render(scout.run(settings, events=args.events, detection=not args.no_detection,
+                                     quiet_seconds=args.quiet_seconds)))
     elif args.bench == "rca":
         from sre_space.bench import rca
 

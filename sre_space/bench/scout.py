@@ -278,17 +278,3 @@ def render(result: ScoutBench) -> str:
 def _s(value: float | None) -> str:
     return "not detected" if value is None else f"{value:.1f} s"
 
-
-def main() -> int:
-    """``python -m sre_space.bench.scout [events] [--no-detection]`` until the CLI wires it."""
-    import sys
-
-    from sre_space.config import load_settings
-
-    events = int(next((a for a in sys.argv[1:] if a.isdigit()), "100000"))
-    print(render(run(load_settings(), events=events, detection="--no-detection" not in sys.argv)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,6 +26,7 @@ from tests.e2e.test_stack import cli
 from tests.helpers import poll_until
 
 BASELINE_S = 15.0
+pytestmark = pytest.mark.slow  # ~3.5 min: one stack, five faults one after the other
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,9 @@ def diagnose(home: Path, service: str, signal: str, t0: float) -> tuple[str | No
                             windows=WindowPolicy(incident_s=5, detection_lag_s=5, baseline_s=BASELINE_S + 10))
     item = IncidentWorkItem(incident=1, kind=WorkItemKind.OPENED, fingerprint=f"{service}:{signal}", service=service,
                             signal=signal, severity=2, time=datetime.fromtimestamp(t0 + 5, UTC))
-    diagnosis = LiveDiagnoser(settings, home, evidence=evidence)(item)
+    diagnoser = LiveDiagnoser(settings, home, evidence=evidence)
+    diagnosis = diagnoser(item)
+    print(f"{signal}: {diagnosis.spans_analysed} spans, seconds {diagnoser.last_seconds}")  # noqa: T201 - a figure
     return (diagnosis.top.service if diagnosis.top else None), diagnosis.fault_class, diagnosis.summary
 
 

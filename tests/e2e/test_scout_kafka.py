@@ -91,7 +91,7 @@ def test_garbage_on_the_topics_does_not_stop_detection(broker: str, run_id: str,
         label = fingerprint_label("policy-service:sli.conversion")
         issue = poll_until(lambda: next(iter(tracker.list_issues("open", [label])), None),
                            "a conversion incident despite the garbage", timeout=60)
-        assert "service:policy-service" in issue.labels
+        assert issue is not None and "service:policy-service" in issue.labels
         skipped = scout.ingest.stats.skipped
         assert skipped["malformed"] == 2 * 8 * 4 and skipped["oversized"] == 2 * 8
         assert skipped["undeclared"] == 40  # policy_failed: well formed, but this SLI does not count it
@@ -100,7 +100,7 @@ def test_garbage_on_the_topics_does_not_stop_detection(broker: str, run_id: str,
     finally:
         stop.set()
         thread.join(30)
-    assert work_item(broker, run_id, issue.number, started)["kind"] == "opened"
+    assert issue is not None and work_item(broker, run_id, issue.number, started)["kind"] == "opened"
 
 
 def work_item(broker: str, run: str, number: int, since: float) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def test_broker_outage_is_reported_and_scout_reconnects(run_id: str, tmp_path: P
         broker.stop()
         outage = poll_until(lambda: next(iter(tracker.list_issues("open", ["service:broker"])), None),
                             "an incident for the broker outage", timeout=30)
-        assert fingerprint_label("broker:broker_unavailable") in outage.labels
+        assert outage is not None and fingerprint_label("broker:broker_unavailable") in outage.labels
 
         broker = EmbeddedBroker(port).start()  # an embedded broker comes back empty
         bus.ensure_topics(broker.bootstrap, {quotes: 4, policies: 4})  # as the fleet does on reconnection

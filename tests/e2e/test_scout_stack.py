@@ -64,7 +64,7 @@ def observe_quiet(watched: Watched, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         opened = watched.incidents()
-        assert not opened, f"false positive: {[(i.number, i.title) for i in opened]}"
+        assert not opened, f"false positive: {[(i.number, i.title, i.body) for i in opened]}"
         assert watched.scout.ingest.alive
         time.sleep(1.0)
 
@@ -112,6 +112,6 @@ def test_conversion_drop_opens_a_business_sli_incident(watched: Watched) -> None
             return next((i for i in watched.incidents("open") if label in i.labels and i.number not in before), None)
 
         found = poll_until(business_incident, "an incident holding the conversion SLI", timeout=90)
-        assert "service:policy-service" in found.labels
+        assert found is not None and "service:policy-service" in found.labels
     finally:
         revert(watched.home, entry)

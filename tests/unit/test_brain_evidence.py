@@ -155,11 +155,14 @@ def test_healthy_window_is_inconclusive() -> None:
 
 def test_windows_end_the_baseline_before_the_fault_began() -> None:
     (i0, i1), (b0, b1) = windows_for(opened_at=1000.0, now=1030.0)
-    # opened 30 s ago: the incident window reaches 150 s back; the baseline is the 5 minutes before
-    assert (i0, i1, b0, b1) == (880_000_000, 1_030_000_000, 580_000_000, 880_000_000)
+    # opened 30 s ago: the incident window reaches 90 s back; the baseline is the 5 minutes before
+    assert (i0, i1, b0, b1) == (940_000_000, 1_030_000_000, 640_000_000, 940_000_000)
     (i0, _), _ = windows_for(opened_at=1000.0, now=1200.0)
     # opened 200 s ago: the window starts a detection lag (60 s) before the incident opened
     assert i0 == 940_000_000
+    (i0, _), _ = windows_for(opened_at=0.0, now=2000.0)
+    # opened long ago: the window is capped at 15 minutes
+    assert i0 == 1_100_000_000
 
 
 # --- the bundle: bounded, redacted ------------------------------------------------------------------
@@ -272,16 +275,18 @@ def cand(service: str, score: float, fault: FaultClass) -> Candidate:
     # too weak next to the top (below a quarter of its score): the engine's order stands
     ([cand("user-service", 40.0, FaultClass.LATENCY), cand("policy-service", 5.0, FaultClass.BAD_CHANGE)],
      "user-service", FaultClass.LATENCY),
-    # the top already has direct evidence: unchanged
-    ([cand("quote-service", 20.0, FaultClass.CRASH_OOM), cand("policy-service", 19.0, FaultClass.BAD_CHANGE)],
+    # the top already has direct evidence: it stays, and a small lead no longer makes it inconclusive
+    ([cand("quote-service", 20.0, FaultClass.CRASH_OOM), cand("user-service", 19.5, FaultClass.ERRORS)],
      "quote-service", FaultClass.CRASH_OOM),
 ])
 def test_direct_evidence_goes_first(candidates: list[Candidate], top: str, fault: FaultClass) -> None:
     from agents.brain.diagnose import direct_evidence_first
 
     empty = TelemetryWindow(start_us=INC, end_us=INC + 10**8)
-    diagnosis = direct_evidence_first(Diagnosis(candidates=candidates, fault_class=candidates[0].fault_class), empty)
+    engine = Diagnosis(candidates=candidates, fault_class=candidates[0].fault_class, inconclusive=True)
+    diagnosis = direct_evidence_first(engine, empty)
     assert diagnosis.top is not None and (diagnosis.top.service, diagnosis.fault_class) == (top, fault)
+    assert diagnosis.inconclusive == (fault not in (FaultClass.CRASH_OOM, FaultClass.BAD_CHANGE))
     assert len(diagnosis.candidates) == len(candidates)
 
 
@@ -308,3 +313,21 @@ def test_load_sources_are_services_without_server_spans() -> None:
     spans = window(INC, Fault(), 2).spans
     traffic = [s.model_copy(update={"service": "traffic", "kind": SpanKind.INTERNAL}) for s in spans[:3]]
     assert load_sources([*spans, *traffic]) == {"traffic"}
+
+
+@pytest.mark.parametrize("url", [None, "closed"])
+def test_unreachable_trace_store_falls_back_to_the_signal_rule(tmp_path: object, url: str | None) -> None:
+    from pathlib import Path
+
+    from agents.brain.diagnose import LiveDiagnoser
+    from agents.brain.evidence import LiveEvidence
+    from sre_space.config import Settings
+    from sre_space.net import free_port
+
+    home = Path(str(tmp_path))
+    traces = f"http://127.0.0.1:{free_port()}" if url else None  # nothing listens there
+    evidence = LiveEvidence(home, traces, control=lambda *a, **k: {"events": [], "lines": []})
+    settings = Settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)
+    diagnosis = LiveDiagnoser(settings, home, evidence=evidence)(item("quote-service", "oom_killed"))
+    assert diagnosis.top is not None and diagnosis.fault_class == FaultClass.CRASH_OOM
+    assert "trace store unreachable" in diagnosis.summary and diagnosis.notes

@@ -53,7 +53,9 @@ def window(rate: float, errors: float = 0.0, slow: float = 0.0, seconds: float =
         (window(5, slow=0.2), window(5), {"latency_p95"}),  # p95 beyond 2.5 s
         (window(0.01), window(5), {"traffic_drop"}),  # traffic fell to almost nothing
         (window(0.3), None, set()),  # too few requests and no baseline: no verdict
-        (window(5, slow=0.2), None, {"latency_p95"}),  # no baseline: only gross latency (> 1.5 s)
+        (window(5, slow=0.2), None, set()),  # no baseline: latency is not judged
+        (window(5, errors=0.1), None, set()),  # no baseline: 10% errors is under the 15% gross limit
+        (window(5, errors=0.3), None, {"error_ratio"}),  # no baseline: 30% is gross
     ],
 )
 def test_assess(win: WindowStats, base: WindowStats | None, fired: set[str]) -> None:

@@ -178,16 +178,17 @@ def assess(
         clears.append(Clear(service=service, signal=Signal.TRAFFIC_DROP, at=now))  # flowing; no baseline yet
     if window.requests < cfg.min_requests:
         return found, clears
-    base_err = baseline.error_ratio if baseline and baseline.requests >= cfg.min_requests else 0.0
-    err_limit = max(cfg.error_floor, base_err * cfg.error_factor)
+    # Without a baseline yet (a fresh Scout, a restarted service) only gross errors count, and no
+    # latency at all: a process's first requests are slow, and tails are noisy on a busy host.
+    known = baseline is not None and baseline.requests >= cfg.min_requests
+    err_limit = max(cfg.error_floor, baseline.error_ratio * cfg.error_factor) if baseline and known else \
+        cfg.error_floor * cfg.error_factor
     verdict(Signal.ERROR_RATIO, window.error_ratio >= err_limit, window.error_ratio, err_limit,
             f"{service} answers {window.error_ratio:.0%} of requests with 5xx (limit {err_limit:.0%})")
     p95 = window.quantile(0.95)
-    if p95 is not None:
-        base_p95 = baseline.quantile(0.95) if baseline and baseline.requests >= cfg.min_requests else None
-        # Without a baseline yet, only a gross latency counts (tails are noisy on a busy host).
-        lat_limit = cfg.latency_floor_s * cfg.latency_factor if base_p95 is None else max(
-            cfg.latency_floor_s, base_p95 * cfg.latency_factor)
+    base_p95 = baseline.quantile(0.95) if baseline and known else None
+    if p95 is not None and base_p95 is not None:
+        lat_limit = max(cfg.latency_floor_s, base_p95 * cfg.latency_factor)
         verdict(Signal.LATENCY_P95, p95 >= lat_limit, p95, lat_limit,
                 f"{service} p95 latency is {p95 * 1000:.0f} ms (limit {lat_limit * 1000:.0f} ms)")
     return found, clears
