@@ -151,6 +151,13 @@ def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slo(settings: Settings, args: argparse.Namespace) -> int:
+    from agents.scout.report import slo_report
+
+    print(slo_report(settings, settings.home.resolve()))
+    return 0
+
+
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from sre_space.bench import run_bench
 
@@ -186,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("id", nargs="?")
     p.set_defaults(fn=cmd_chaos)
     register_incidents(sub)
+    sub.add_parser("slo", help="SLOs: error budgets and burn rates").set_defaults(fn=cmd_slo)
     register_agents(sub)
     p = sub.add_parser("bench", help="measure: stack, tracestore, scout, rca")
     bench = p.add_subparsers(dest="bench", required=True)

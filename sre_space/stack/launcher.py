@@ -24,6 +24,8 @@ from sre_space.models.fleet import load_fleet
 from sre_space.stack.state import Phase, StackState, pid_alive, read_state
 
 UP_TIMEOUT_S = 300.0
+# Scout and the workflow call the control API every second or two: reuse one pooled client.
+_CONTROL_CLIENT = httpx.Client(timeout=30.0)
 DOWN_TIMEOUT_S = 30.0
 Printer = Callable[[str], None]
 
@@ -132,7 +134,7 @@ def control(home: Path, method: str, path: str, **params: Any) -> Any:
     if state is None or state.control_url is None:
         raise BackendUnavailable("the stack is not running: start it with `sre-space up`")
     try:
-        resp = httpx.request(method, state.control_url + path, params=params or None, timeout=30.0)
+        resp = _CONTROL_CLIENT.request(method, state.control_url + path, params=params or None)
     except httpx.HTTPError as exc:
         raise BackendUnavailable(f"control API at {state.control_url} unreachable: {exc}") from exc
     body = resp.json()

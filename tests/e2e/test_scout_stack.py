@@ -75,6 +75,7 @@ def test_fault_free_traffic_opens_no_incident(watched: Watched) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_fault_free_traffic_opens_no_incident_for_10_minutes(watched: Watched) -> None:
     observe_quiet(watched, 600)
 
