@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -32,6 +31,7 @@ from agents.approval import approval_of
 from agents.brain.rules import Diagnose, diagnose_by_rule
 from agents.fixer.actions import Actions, ControlApiActions
 from agents.runs import RUNS_DB, Owner, RunRow, RunState, RunStore
+from agents.scout.bus import ensure_topics
 from agents.workflow import Progress, WorkflowDeps, WorkflowStopped, build_graph, drive, open_checkpointer
 from sre_space.adapters.tracker import Tracker, open_tracker
 from sre_space.config import Settings, load_settings
@@ -58,20 +58,7 @@ def bootstrap_servers(settings: Settings, home: Path) -> str:
 
 def ensure_topic(bootstrap: str, topic: str, partitions: int = INCIDENTS_PARTITIONS) -> None:
     """Create the work-item topic with its partition count unless it exists (never auto-created)."""
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=5000)
-    except KafkaError as exc:
-        raise BackendUnavailable(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
-    try:
-        spec = {topic: {"num_partitions": partitions, "replication_factor": 1}}
-        result = admin.create_topics(spec, raise_errors=False)
-    except KafkaError as exc:
-        raise BackendUnavailable(f"creating topic {topic} failed: {exc}") from exc
-    finally:
-        admin.close()
-    for entry in result.get("topics", []):
-        if entry["error_code"] not in (0, TOPIC_ALREADY_EXISTS):
-            raise BackendUnavailable(f"creating topic {entry['name']} failed: {entry['error_message']}")
+    ensure_topics(bootstrap, {topic: partitions})
 
 
 class Worker:

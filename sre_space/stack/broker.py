@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sre_space.errors import PrerequisiteError
 from sre_space.net import port_in_use, wait_for_port
+from sre_space.stack.processes import stop_process
 
 
 def tansu_binary() -> Path:
@@ -60,14 +61,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        stop_process(proc, timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from sre_space.errors import PrerequisiteError
+from sre_space.stack.processes import stop_process
 from sre_space.stack.tracestore.server import Endpoints
 from sre_space.stack.tracestore.store import Retention
 
@@ -80,15 +81,7 @@ class TraceStoreProcess:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait for the clean exit (the writer flushes), SIGKILL if it hangs."""
         proc, self.process, self.endpoints = self.process, None, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        stop_process(proc, timeout)
 
     def __enter__(self) -> TraceStoreProcess:
         return self.start()
