@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def base_env(home: Path) -> dict[str, str]:
     drop = ("GITHUB_", "KAFKA_", "SRE_")  # only what the test sets reaches the children
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    # the stack's own control plane is off: it would open its own incident for the stopped service
+    # and start it a second time, racing the workers under test
     return {**env, "SRE_SPACE_HOME": str(home), "SRE_PORTS__AUTO": "true", "SRE_TRAFFIC_RATE": "0",
-            "SRE_TRACKER__KIND": "local"}
+            "SRE_TRACKER__KIND": "local", "SRE_AGENTS": "false"}
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
