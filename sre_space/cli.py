@@ -71,7 +71,7 @@ def _print_status(status: dict[str, Any]) -> int:
     print(f"stack: {state['phase']} (daemon pid {state['daemon_pid']}), desired state @ {status['desired_revision']}")
     healthy = True
     for comp in state["components"]:
-        if comp["name"] in {"broker", "traces", "control"}:
+        if comp["name"] in {"broker", "traces", "control", "incidents", "agents"}:
             print(f"  {comp['name']:<15} {comp['status']:<9} {comp['url'] or ''} {comp['detail']}".rstrip())
     print(f"  {'SERVICE':<15} {'HEALTH':<7} {'READY':<6} {'INSTANCES'}")
     for svc in status["services"]:

@@ -35,6 +35,7 @@ class PortSettings(BaseModel):
     otlp: int = Field(4318, ge=0, le=65535)
     trace_query: int = Field(16686, ge=0, le=65535)
     control: int = Field(8090, ge=0, le=65535)
+    incidents: int = Field(8091, ge=0, le=65535)
 
 
 class RuntimeSettings(BaseModel):

@@ -2,7 +2,8 @@
 
 ``sre-space up`` spawns it (``python -m sre_space.stack.daemon``) in its own session and follows
 its progress through ``<home>/stack.json``. Order: ports checked → broker → trace store →
-GitOps repository → fleet (dependency order, each waited for until ready) → control API.
+GitOps repository → fleet (dependency order, each waited for until ready) → control API →
+incidents API → control plane (when enabled).
 SIGTERM stops everything in reverse order and leaves no process behind.
 """
 
@@ -21,6 +22,7 @@ from sre_space.stack.agents_process import AgentsProcess
 from sre_space.stack.broker import EmbeddedBroker
 from sre_space.stack.control import ControlServer
 from sre_space.stack.fleet import FleetManager
+from sre_space.stack.incidents_api import IncidentsServer
 from sre_space.stack.state import Phase, StackState, write_state
 from sre_space.stack.wiring import HOST, Wiring
 
@@ -39,6 +41,7 @@ class StackDaemon:
         self.tracestore: object | None = None
         self.fleet: FleetManager | None = None
         self.control: ControlServer | None = None
+        self.incidents: IncidentsServer | None = None
         self.agents: AgentsProcess | None = None
         self._t0 = time.monotonic()
 
@@ -87,7 +90,7 @@ class StackDaemon:
         self.fleet = FleetManager(settings, self.home, process_environment())
         wiring: Wiring = self.fleet.wiring
         wiring.check_ports_free()
-        parts = ["broker", "traces", *self.fleet.desired().names(), "control"]
+        parts = ["broker", "traces", *self.fleet.desired().names(), "control", "incidents"]
         for name in parts + (["agents"] if settings.agents else []):
             self.state.component(name)
         write_state(self.home, self.state)
@@ -99,6 +102,7 @@ class StackDaemon:
         self.control = ControlServer(self, HOST, wiring.ports["control"]).start()
         self.state.control_url = wiring.control_url
         self._mark("control", "ready", wiring.control_url)
+        self._start_incidents(wiring)
         if settings.agents:
             self._mark("agents", "starting")
             env = {**process_environment(), "SRE_SPACE_HOME": str(self.home)}
@@ -137,6 +141,14 @@ class StackDaemon:
             "traces", "ready", wiring.trace_query_url, detail=f"OTLP {wiring.otlp_endpoint}", pid=store.pid
         )
 
+    def _start_incidents(self, wiring: Wiring) -> None:
+        from sre_space.adapters.tracker import open_tracker, tracker_kind
+
+        self._mark("incidents", "starting")
+        tracker = open_tracker(self.settings, self.home)
+        self.incidents = IncidentsServer(tracker, HOST, wiring.ports["incidents"]).start()
+        self._mark("incidents", "ready", wiring.incidents_url, detail=f"{tracker_kind(self.settings)} tracker")
+
     def _on_service(self, name: str, status: str, url: str | None, detail: str, pids: list[int]) -> None:
         for pid in pids:
             if pid not in self.state.pids:
@@ -160,7 +172,9 @@ class StackDaemon:
         """Stop in reverse order; every step runs even if an earlier one failed."""
         self.state.phase = Phase.STOPPING if self.state.phase != Phase.FAILED else self.state.phase
         write_state(self.home, self.state)
-        for step in (self._stop_agents, self._stop_control, self._stop_fleet, self._stop_traces, self._stop_broker):
+        steps = (self._stop_agents, self._stop_incidents, self._stop_control, self._stop_fleet, self._stop_traces,
+                 self._stop_broker)
+        for step in steps:
             try:
                 step()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -174,6 +188,10 @@ class StackDaemon:
     def _stop_agents(self) -> None:
         if self.agents:
             self.agents.stop()
+
+    def _stop_incidents(self) -> None:
+        if self.incidents:
+            self.incidents.stop()
 
     def _stop_control(self) -> None:
         if self.control:

@@ -15,6 +15,7 @@ from sre_space.net import free_port, port_in_use
 from sre_space.stack.flags import flags_path
 
 HOST = "127.0.0.1"
+INFRA = frozenset({"broker", "otlp", "trace_query", "control", "incidents"})  # ports set by SRE_PORTS__*
 
 
 def link_variable(service: str) -> str:
@@ -34,6 +35,7 @@ class Wiring:
             "otlp": settings.ports.otlp if settings.embedded_traces else None,
             "trace_query": settings.ports.trace_query if settings.embedded_traces else None,
             "control": settings.ports.control,
+            "incidents": settings.ports.incidents,
         }
         self.ports: dict[str, int] = {}
         for name, port in infra.items():
@@ -48,7 +50,7 @@ class Wiring:
         for name, port in self.ports.items():
             if port_in_use(port, HOST):
                 hint = "set SRE_PORTS__AUTO=true to pick free ports, or change it in"
-                where = "deploy/fleet.yaml" if name not in {"broker", "otlp", "trace_query", "control"} else (
+                where = "deploy/fleet.yaml" if name not in INFRA else (
                     f"SRE_PORTS__{name.upper()}"
                 )
                 raise PrerequisiteError(f"port {port} ({name}) is already in use: {hint} {where}")
@@ -70,6 +72,10 @@ class Wiring:
     @property
     def control_url(self) -> str:
         return f"http://{HOST}:{self.ports['control']}"
+
+    @property
+    def incidents_url(self) -> str:
+        return f"http://{HOST}:{self.ports['incidents']}"
 
     def service_url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}"

@@ -17,6 +17,8 @@ import psutil
 import pytest
 
 from sre_space.adapters.traces.jaeger import JaegerQuery
+from sre_space.adapters.tracker import LOCAL_DB
+from sre_space.adapters.tracker.local import LocalTracker
 from sre_space.models.telemetry import SpanKind
 from sre_space.net import free_port
 from sre_space.stack.state import StackState, read_state
@@ -74,6 +76,27 @@ def journey(frontend: str, user_id: int) -> str:
             return status.json().get("status") if status.status_code == 200 else None
 
         return poll_until(lambda: final() in {"purchased", "failed"} and final(), f"policy for {quote_id}", 60)
+
+
+def test_the_incidents_api_is_served_with_the_stack(stack: tuple[Path, StackState]) -> None:
+    home, state = stack
+    opened = LocalTracker(home / LOCAL_DB).create_issue(
+        "user-service is down", "seen by the test", ["incident", "sev:2", "service:user-service"])
+    with httpx.Client(base_url=url_of(state, "incidents"), timeout=10) as api:
+        listed = api.get("/incidents").json()
+        assert [i["number"] for i in listed] == [opened.number]
+        assert api.post(f"/incidents/{opened.number}/comments", json={"body": "on it"}).status_code == 201
+        labelled = api.post(f"/incidents/{opened.number}/labels", json={"labels": ["status:mitigating"]}).json()
+        assert "status:mitigating" in labelled["issue"]["labels"]
+        assert api.get("/incidents/999").status_code == 404
+        assert api.post(f"/incidents/{opened.number}/comments", json={"body": ""}).status_code == 422
+        # what was written over HTTP is what the CLI reads: one tracker behind both
+        shown = cli(home, "incidents", "show", str(opened.number))
+        assert shown.returncode == 0 and "on it" in shown.stdout and "status:mitigating" in shown.stdout
+        closed = api.post(f"/incidents/{opened.number}/close").json()
+        assert closed["issue"]["state"] == "closed"
+        assert api.get("/incidents").json() == []
+        assert [i["number"] for i in api.get("/incidents", params={"state": "closed"}).json()] == [opened.number]
 
 
 def test_up_journeys_trace_metrics_down(stack: tuple[Path, StackState]) -> None:
