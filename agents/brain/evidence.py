@@ -130,8 +130,8 @@ class LiveEvidence:
             inc_spans = [s for s in inc_spans if s.service not in sources]
             base_spans = [s for s in base_spans if s.service not in sources]
             notes.append(f"left out load sources (no server or consumer spans): {', '.join(sorted(sources))}")
-        events = self._best_effort(notes, "runtime events", self._events)
-        logs = self._best_effort(notes, "logs", lambda: self._logs(services, b0))
+        events = self._best_effort(notes, "runtime events", self.events)
+        logs = self._best_effort(notes, "logs", lambda: self.logs(services, b0))
         changes = self._best_effort(notes, "recent changes", lambda: fleet_changes(self.home / "gitops", i0))
         incident = TelemetryWindow(
             start_us=i0, end_us=i1, spans=inc_spans, changes=changes or [],
@@ -153,11 +153,11 @@ class LiveEvidence:
             notes.append(f"{what} unavailable: {redact(str(exc))[:160]}")
             return None
 
-    def _events(self) -> list[RuntimeEvent]:
+    def events(self) -> list[RuntimeEvent]:
         body = self._control(self.home, "GET", "/events")
         return [RuntimeEvent.model_validate(e) for e in body.get("events", [])]
 
-    def _logs(self, services: list[str], since_us: int) -> list[LogLine]:
+    def logs(self, services: list[str], since_us: int) -> list[LogLine]:
         """Each service's recent JSON log lines; a service whose tail does not reach back to the
         baseline is left out, since a pattern "new" only for lack of history is not evidence."""
         out: list[LogLine] = []

@@ -25,6 +25,10 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
 
         print(scout.render(scout.run(settings, events=args.events, detection=not args.no_detection,
                                      quiet_seconds=args.quiet_seconds)))
+    elif args.bench == "brain":
+        from sre_space.bench import brain
+
+        print(brain.render(brain.run(settings, minutes=args.minutes, baseline_minutes=args.baseline_minutes)))
     elif args.bench == "rca":
         from sre_space.bench import rca
 

@@ -130,7 +130,7 @@ def run(directory: Path, fmt: str = "nezha", limit: int | None = None) -> RcaBen
     dataset = NezhaDataset(directory)
     labels = dataset.labels()
     results: list[CaseResult] = []
-    cost = _PassCost()
+    cost = PassCost()
     largest: tuple[int, NezhaCaseRef | None] = (-1, None)
     for i, ref in enumerate(dataset.cases()):
         if limit is not None and i >= limit:
@@ -175,7 +175,7 @@ def _engine_peak(dataset: NezhaDataset, ref: NezhaCaseRef) -> float:
         tracemalloc.stop()
 
 
-class _PassCost:
+class PassCost:
     """CPU time of the two halves of the span pass, measured apart from the timed analysis."""
 
     def __init__(self) -> None:
@@ -197,7 +197,7 @@ class _PassCost:
 
 
 def _report(
-    directory: Path, fmt: str, results: list[CaseResult], cost: _PassCost, peak: tuple[float, int]
+    directory: Path, fmt: str, results: list[CaseResult], cost: PassCost, peak: tuple[float, int]
 ) -> RcaBenchReport:
     if not results:
         raise ConfigError(f"no labelled cases found in {directory}")

@@ -18,7 +18,9 @@ from agents.brain.diagnose import LiveDiagnoser, traces_url
 from agents.brain.evidence import LiveEvidence, WindowPolicy
 from chaos.injectors import inject, revert
 from sre_space.adapters.traces.jaeger import JaegerQuery
+from sre_space.bench import brain
 from sre_space.config import Settings
+from sre_space.errors import ConfigError
 from sre_space.models.diagnosis import FaultClass
 from sre_space.models.events import IncidentWorkItem, WorkItemKind
 from sre_space.stack.launcher import control
@@ -103,3 +105,21 @@ def test_live_diagnosis_names_service_and_class(
     assert found[:2] == (service, fault_class), found[2]
     poll_until(lambda: all(s["ready"] is not False for s in control(home, "GET", "/status")["services"]),
                f"every service ready again after reverting {scenario}", timeout=60, interval=0.5)
+
+
+def test_bench_brain_reads_every_span_of_the_window(home: Path) -> None:
+    now = time.time()
+    url = traces_url(Settings(), home)
+    assert url is not None
+    with JaegerQuery(url) as query:  # more traces than the live diagnoser samples (60 per service)
+        earlier = sum(len(t.spans) for t in query.find_traces("frontend", int((now - 50) * 1e6), int((now - 10) * 1e6),
+                                                              limit=10_000))
+    report = brain.run(Settings(SRE_SPACE_HOME=str(home)), minutes=1.0, baseline_minutes=0.5)
+    assert earlier > 0 and report.incident_spans >= earlier
+    assert report.baseline_spans > 0 and report.history_s >= 80
+    assert report.spans_per_second > 0 and report.engine_peak_mb > 0
+
+
+def test_bench_brain_without_a_stack_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no stack is running"):
+        brain.run(Settings(SRE_SPACE_HOME=str(tmp_path)))
