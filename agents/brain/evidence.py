@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,10 +112,15 @@ class LiveEvidence:
         opened = item.time.timestamp()
         (i0, i1), (b0, b1) = windows_for(opened, self.now(), self.windows)
         notes: list[str] = []
-        with JaegerQuery(self.traces_url, timeout=10.0) as query:
+        # Both windows, the logs and the events are read at once: the trace store and the
+        # control API answer in other processes while this one decodes.
+        with JaegerQuery(self.traces_url, timeout=10.0) as query, ThreadPoolExecutor(4) as pool:
             services = [s for s in query.services() if s]
-            inc_spans = _spans(query, services, i0, i1)
+            logs_read = pool.submit(self._best_effort, notes, "logs", lambda: self.logs(services, b0))
+            events_read = pool.submit(self._best_effort, notes, "runtime events", self.events)
+            inc_read = pool.submit(_spans, query, services, i0, i1)
             base_spans = _spans(query, services, b0, b1)
+            inc_spans = inc_read.result()
             if len(base_spans) < MIN_BASELINE_SPANS and inc_spans:
                 # A young fleet: its first traffic lies inside the incident window. Take the first
                 # YOUNG_BASELINE_S of it as the baseline, ending before the incident opened.
@@ -122,16 +128,16 @@ class LiveEvidence:
                 split = min(first + int(YOUNG_BASELINE_S * US), int((opened - YOUNG_LAG_S) * US))
                 if split > i0:
                     (i0, b1) = (split, split)
-                    inc_spans = _spans(query, services, i0, i1)
+                    inc_read = pool.submit(_spans, query, services, i0, i1)
                     base_spans = _spans(query, services, b0, b1)
+                    inc_spans = inc_read.result()
                     notes.append(f"young fleet: baseline is its first {(b1 - first) / US:.0f}s of traffic")
+            logs, events = logs_read.result(), events_read.result()
         sources = load_sources([*inc_spans, *base_spans])
         if sources:
             inc_spans = [s for s in inc_spans if s.service not in sources]
             base_spans = [s for s in base_spans if s.service not in sources]
             notes.append(f"left out load sources (no server or consumer spans): {', '.join(sorted(sources))}")
-        events = self._best_effort(notes, "runtime events", self.events)
-        logs = self._best_effort(notes, "logs", lambda: self.logs(services, b0))
         changes = self._best_effort(notes, "recent changes", lambda: fleet_changes(self.home / "gitops", i0))
         incident = TelemetryWindow(
             start_us=i0, end_us=i1, spans=inc_spans, changes=changes or [],
@@ -173,11 +179,14 @@ class LiveEvidence:
 
 
 def _spans(query: JaegerQuery, services: list[str], start_us: int, end_us: int) -> list[Span]:
-    """Spans of up to ``TRACES_PER_SERVICE`` traces per service (+ error traces) in the range."""
+    """Spans of up to ``TRACES_PER_SERVICE`` traces per service (+ error traces) in the range.
+    A trace crosses several services: one already read is not parsed again."""
     spans: dict[tuple[str, str], Span] = {}
+    seen: set[str] = set()
     for service in services:
         for tags, limit in ((None, TRACES_PER_SERVICE), ({"error": "true"}, ERROR_TRACES_PER_SERVICE)):
-            for trace in query.find_traces(service, start_us, end_us, tags=tags, limit=limit):
+            for trace in query.find_traces(service, start_us, end_us, tags=tags, limit=limit, exclude=seen):
+                seen.add(trace.trace_id)
                 for s in trace.spans:
                     if start_us <= s.start_us < end_us:
                         spans[(s.trace_id, s.span_id)] = s

@@ -114,10 +114,12 @@ def run(settings: Settings, minutes: float = 15.0, baseline_minutes: float = 5.0
 def _all_spans(query: JaegerQuery, services: list[str], start_us: int, end_us: int) -> list[Span]:
     """Every span in the range: each service's traces, a minute at a time, deduplicated."""
     spans: dict[tuple[str, str], Span] = {}
+    seen: set[str] = set()
     for lo in range(start_us, end_us, SLICE_S * US):
         hi = min(lo + SLICE_S * US, end_us)
         for service in services:
-            for trace in query.find_traces(service, lo, hi, limit=ALL_TRACES):
+            for trace in query.find_traces(service, lo, hi, limit=ALL_TRACES, exclude=seen):
+                seen.add(trace.trace_id)
                 for s in trace.spans:
                     if start_us <= s.start_us < end_us:
                         spans[(s.trace_id, s.span_id)] = s

@@ -68,3 +68,14 @@ def test_errors_are_translated(status: int, body: bytes, error: type[Exception],
 def test_dependencies_drop_calls_within_a_service() -> None:
     with client(200, json.dumps(load("dependencies.json")).encode()) as c:  # memory backend's answer
         assert [(d.parent, d.child, d.call_count) for d in c.dependencies(1, 1)] == [("frontend", "quote-service", 2)]
+
+
+def test_find_traces_leaves_out_traces_already_read() -> None:
+    body = load("search-service.json")
+    ids = [doc["traceID"] for doc in body["data"]]
+    assert len(set(ids)) >= 2, "the fixture should hold several traces"
+    with client(200, json.dumps(body).encode()) as c:
+        every = c.find_traces("frontend", 0, 1, limit=50)
+        rest = c.find_traces("frontend", 0, 1, limit=50, exclude={every[0].trace_id})
+    assert len(every) == len(set(ids))
+    assert {t.trace_id for t in rest} == {t.trace_id for t in every} - {every[0].trace_id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -128,7 +128,10 @@ class JaegerQuery:
         min_duration_us: int | None = None,
         max_duration_us: int | None = None,
         limit: int = 20,
+        exclude: Collection[str] = frozenset(),
     ) -> list[Trace]:
+        """Traces with a span of ``service`` in the range, newest first; those whose id is in
+        ``exclude`` (already read by an earlier query) are dropped unparsed."""
         params: dict[str, Any] = {"service": service, "start": start_us, "end": end_us, "limit": limit}
         if operation:
             params["operation"] = operation
@@ -140,6 +143,8 @@ class JaegerQuery:
             params["maxDuration"] = f"{max_duration_us}us"
         merged: dict[str, Trace] = {}
         for doc in self._get("/api/traces", params) or []:
+            if exclude and isinstance(doc, dict) and _norm(doc.get("traceID"), 32) in exclude:
+                continue
             trace = parse_trace(doc)
             if trace.trace_id in merged:  # a backend may send one trace in pieces
                 spans = {s.span_id: s for s in (*merged[trace.trace_id].spans, *trace.spans)}
