@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -72,7 +73,8 @@ def _print_status(status: dict[str, Any]) -> int:
     healthy = True
     for comp in state["components"]:
         if comp["name"] in {"broker", "traces", "control", "incidents", "agents"}:
-            print(f"  {comp['name']:<15} {comp['status']:<9} {comp['url'] or ''} {comp['detail']}".rstrip())
+            where = " ".join(part for part in (comp["url"], comp["detail"]) if part)
+            print(f"  {comp['name']:<15} {comp['status']:<9} {where}".rstrip())
     print(f"  {'SERVICE':<15} {'HEALTH':<7} {'READY':<6} {'INSTANCES'}")
     for svc in status["services"]:
         inst = ", ".join(
@@ -230,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`sre-space status | head`): not an error; keep the exit quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
