@@ -48,7 +48,7 @@ def test_compose_file_is_valid_and_matches_the_desired_state() -> None:
     assert {"kafka", "jaeger", "chroma", "control-plane", *fleet.names()} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["jaeger"]["image"].startswith("jaegertracing/jaeger:2.")
-    assert services["control-plane"]["command"] == ["sre-space", "agents"]
+    assert services["control-plane"]["command"] == ["sre-space", "agents", "--incidents-api", "0.0.0.0:8091"]
     for spec in fleet.services:
         service = services[spec.name]
         env = service["environment"]

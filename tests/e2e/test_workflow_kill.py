@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -24,9 +25,11 @@ from agents.fixer.execute import execute
 from agents.worker import ensure_topic
 from agents.workflow import WorkflowDeps, build_graph, open_checkpointer, thread_config
 from sre_space.adapters.tracker.local import LocalTracker
+from sre_space.commands.agents import ready_file
 from sre_space.config import WorkflowSettings
 from sre_space.models.incident import IssueState, parse_posts
 from sre_space.models.plan import ActionKind
+from sre_space.net import free_port
 from sre_space.stack.launcher import control
 from tests.helpers import poll_until
 from tests.workflow_doubles import open_incident
@@ -188,3 +191,29 @@ def test_the_world_check_sees_a_restart_done_before_a_crash(stack: Path, tmp_pat
                   who="test", actions=actions, audit=audit)
     assert rec.outcome == Outcome.FOUND_DONE and actions.performed == 0
     assert actions.observe("quote-service").restart_count == seen.restart_count + 1
+
+
+def test_the_control_plane_alone_serves_the_incidents_api(stack: Path, broker: str, tmp_path: Path) -> None:
+    """``sre-space agents --incidents-api`` (the compose control plane): Scout, the worker and the API."""
+    port = free_port()
+    env = {**base_env(stack), "KAFKA_BOOTSTRAP_SERVERS": broker}
+    command = [sys.executable, "-m", "sre_space.cli", "agents", "--incidents-api", f"127.0.0.1:{port}"]
+    with (tmp_path / "agents.log").open("wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            poll_until(lambda: ready_file(stack).exists() or proc.poll() is not None, "the control plane ready", 60)
+            assert proc.poll() is None, (tmp_path / "agents.log").read_text()
+            opened = LocalTracker(stack / "tracker.db").create_issue("seen by the test", "", ["incident"])
+            listed = httpx.get(f"http://127.0.0.1:{port}/incidents", timeout=10).json()
+            assert opened.number in [i["number"] for i in listed]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+    with pytest.raises(httpx.ConnectError):  # stopped with the control plane
+        httpx.get(f"http://127.0.0.1:{port}/incidents", timeout=5)
+
+
+def test_a_bad_incidents_api_address_is_a_one_line_error(stack: Path) -> None:
+    result = cli(stack, "agents", "--incidents-api", "8091")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "sre-space: --incidents-api wants HOST:PORT (e.g. 0.0.0.0:8091), got '8091'"
