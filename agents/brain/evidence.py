@@ -163,17 +163,17 @@ class LiveEvidence:
         body = self._control(self.home, "GET", "/events")
         return [RuntimeEvent.model_validate(e) for e in body.get("events", [])]
 
-    def logs(self, services: list[str], since_us: int) -> list[LogLine]:
+    def logs(self, services: list[str], since_us: int, tail: int = LOG_TAIL) -> list[LogLine]:
         """Each service's recent JSON log lines; a service whose tail does not reach back to the
         baseline is left out, since a pattern "new" only for lack of history is not evidence."""
         out: list[LogLine] = []
         for service in services:
             try:
-                body = self._control(self.home, "GET", "/logs", service=service, tail=LOG_TAIL)
+                body = self._control(self.home, "GET", "/logs", service=service, tail=tail)
             except SREError:
                 continue  # not a fleet service the runtime knows (e.g. the control plane)
             lines = [ln for raw in body.get("lines", []) if (ln := parse_log(service, raw))]
-            if lines and (len(lines) < LOG_TAIL or min(ln.time_us for ln in lines) <= since_us):
+            if lines and (len(lines) < tail or min(ln.time_us for ln in lines) <= since_us):
                 out.extend(lines)
         return out
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 US = 1_000_000
 SLICE_S = 60
 ALL_TRACES = 100_000
+LOG_TAIL = 200_000  # lines per service: enough for both windows at the demo's rate
 
 
 class BrainBench(BaseModel):
@@ -73,7 +74,7 @@ def run(settings: Settings, minutes: float = 15.0, baseline_minutes: float = 5.0
         services = [s for s in query.services() if s]
         spans = _all_spans(query, services, b0, i1)
     live = LiveEvidence(home, url)
-    logs, events = live.logs(services, b0), live.events()
+    logs, events = live.logs(services, b0, tail=LOG_TAIL), live.events()
     read = time.perf_counter() - started
     if not spans:
         raise ConfigError(f"the trace store holds no span of the last {minutes + baseline_minutes:.0f} minutes")
