@@ -83,8 +83,9 @@ def test_the_incidents_api_is_served_with_the_stack(stack: tuple[Path, StackStat
     opened = LocalTracker(home / LOCAL_DB).create_issue(
         "user-service is down", "seen by the test", ["incident", "sev:2", "service:user-service"])
     with httpx.Client(base_url=url_of(state, "incidents"), timeout=10) as api:
+        # (the stack's own Scout may open incidents too: only the test's one is looked at)
         listed = api.get("/incidents").json()
-        assert [i["number"] for i in listed] == [opened.number]
+        assert opened.number in [i["number"] for i in listed]
         assert api.post(f"/incidents/{opened.number}/comments", json={"body": "on it"}).status_code == 201
         labelled = api.post(f"/incidents/{opened.number}/labels", json={"labels": ["status:mitigating"]}).json()
         assert "status:mitigating" in labelled["issue"]["labels"]
@@ -95,8 +96,8 @@ def test_the_incidents_api_is_served_with_the_stack(stack: tuple[Path, StackStat
         assert shown.returncode == 0 and "on it" in shown.stdout and "status:mitigating" in shown.stdout
         closed = api.post(f"/incidents/{opened.number}/close").json()
         assert closed["issue"]["state"] == "closed"
-        assert api.get("/incidents").json() == []
-        assert [i["number"] for i in api.get("/incidents", params={"state": "closed"}).json()] == [opened.number]
+        assert opened.number not in [i["number"] for i in api.get("/incidents").json()]
+        assert opened.number in [i["number"] for i in api.get("/incidents", params={"state": "closed"}).json()]
 
 
 def test_up_journeys_trace_metrics_down(stack: tuple[Path, StackState]) -> None:
