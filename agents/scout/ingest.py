@@ -130,9 +130,12 @@ class Ingest:
         checked = time.monotonic()
         while not self._stop.is_set():
             batch = consumer.poll(timeout_ms=200)
-            if batch:
-                self.handle(consumer, batch)
             disrupted = self.outage_at > self._opened_at  # seen away after this consumer connected
+            # A consumer that lived through an outage may have fetched from a broker that came back
+            # empty while its metadata (topic ids) still names the old topics: its records are left
+            # to the fresh consumer opened below, which tells a topic created again from the old one.
+            if batch and not disrupted:
+                self.handle(consumer, batch)
             if disrupted or time.monotonic() - checked >= RECHECK_S:
                 checked = time.monotonic()
                 if disrupted or not bus.reachable(bootstrap):
