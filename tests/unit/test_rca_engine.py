@@ -49,6 +49,7 @@ class Faults:
     b_skips_e: bool = False  # b returns early: no call to e, a new WARN line
     b_down: bool = False  # b unreachable: a's call fails without a server span
     b_loose_errors: bool = False  # b logs errors outside any trace (a background thread)
+    a_cannot_find_d: bool = False  # a's discovery loses d: a logs an error naming d; d itself is fine
 
 
 def fleet(f: Faults, rng: random.Random) -> Node:
@@ -64,7 +65,9 @@ def fleet(f: Faults, rng: random.Random) -> Node:
     d = Node("d", "/d", j(3))
     to_b = Node("a", "GET b", j(1), [], SpanKind.CLIENT, error=True) if f.b_down else call(
         "a", b, j(max(f.gap_into_b_ms, f.gap_out_of_a_ms)), error=f.b_raises)
-    a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down)
+    a_logs = [("ERROR", "IllegalStateException: No instances available for d")] if f.a_cannot_find_d else []
+    a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down,
+             logs=a_logs)
     c = Node("c", "/c", j(2), [call("c", Node("d", "/d", j(3)))])
     return Node("frontend", "/home", j(1), [call("frontend", a), call("frontend", c)], error=a.error)
 
@@ -179,6 +182,16 @@ def test_errors_that_only_propagate_rank_below_their_origin(propagator: str) -> 
     diagnosis = analyze(window(Faults(b_raises=True), 2, T0 + 10**8), baseline())
     scores = {c.service: c.score for c in diagnosis.candidates}
     assert scores.get(propagator, 0.0) < scores["b"] / 4
+
+
+def test_an_error_naming_another_service_is_relayed_not_originated() -> None:
+    # a's error line names d: a relays a failure on the way to d, it does not fail on its own
+    alone = analyze(window(Faults(a_cannot_find_d=True), 2, T0 + 10**8), baseline())
+    assert not any(e.signal == "error_origin" for c in alone.candidates if c.service == "a" for e in c.evidence)
+    assert alone.inconclusive or alone.top is None or alone.top.service != "a"
+    # with a real fault elsewhere, the relaying service does not compete with it
+    both = analyze(window(Faults(b_raises=True, a_cannot_find_d=True), 2, T0 + 10**8), baseline())
+    assert both.top is not None and both.top.service == "b" and not both.inconclusive
 
 
 def test_healthy_incident_is_inconclusive() -> None:

@@ -2,9 +2,9 @@
 
 Order of the pass: columns for both windows (``Tables``: span tree, self times, log templates);
 span-level anomalies (unusual behaviour, latency beyond the baseline tail, errors); which of
-them are explained by an anomaly further down the same subtree in another service (those are
-victims or propagation); per-service findings from spans, logs, metrics, runtime events and
-changes; ranking and fault class."""
+them are explained by an anomaly further down the same subtree in another service, or relay an
+error that names another service (those are victims or propagation); per-service findings from
+spans, logs, metrics, runtime events and changes; ranking and fault class."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ def span_findings(t: Tables, inc_seconds: float, base_seconds: float) -> list[Fi
     """The statistical pass over the span and log columns of both windows (vectorised)."""
     beh = behaviour(t)
     lat = latency(t)
-    err = error_flags(t.inc, t.inc_logs)
+    err, relayed = error_flags(t.inc, t.inc_logs, t.services.names)
     # Span-level anomalies that explain their callers: unusual behaviour, latency the baseline
-    # rarely shows, errors.
+    # rarely shows, errors. A span relaying another service's failure is explained by it.
     strong = beh.anomalous | (lat.slow & (lat.chance < 0.2)) | err
-    explained = t.inc.descendants_flag(strong)
+    explained = t.inc.descendants_flag(strong) | relayed
     findings = struct_findings(t, beh, explained)
     findings += error_findings(t, err, explained)
     findings += latency_findings(t, lat)

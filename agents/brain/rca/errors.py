@@ -1,7 +1,9 @@
 """Where errors originate: a span errs when its status says so or it logged at ERROR level.
 The origin is the deepest erring span of a branch; an erring span with an erring descendant, or
 whose subtree holds another anomaly in another service, only propagates it (the caller of a
-failed call fails too).
+failed call fails too). So does a span whose error line names another service of the window
+("No instances available for ts-basic-service", "user-service unreachable"): it relays that
+service's failure, or a discovery or network fault on the way to it, not one of its own.
 
 One exception: a failed client call that never reached its callee (no server span below it,
 where the baseline always shows one, and only one, callee service) points at that callee: it is
@@ -9,27 +11,48 @@ down, unreachable or refusing connections (``missing_callee``, dependency unavai
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 
 from agents.brain.rca.context import Tables
 from agents.brain.rca.findings import Finding, best_per_owner, damped
-from agents.brain.rca.logs import LogTable
+from agents.brain.rca.logs import ERROR, LogTable
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
 
+MESSAGE_CHARS = 500  # a service named further into a line is in a stack trace, not the cause
 
-def error_flags(spans: SpanTable, logs: LogTable) -> np.ndarray:
-    """Spans whose status says error, or that logged at ERROR level."""
-    flags: np.ndarray = spans.error | logs.span_errors(len(spans))
-    return flags
+
+def error_flags(spans: SpanTable, logs: LogTable, services: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(own, relayed)``: spans that err (status, or a line at ERROR level) on their own, and
+    spans whose error line names another service (they relay its failure)."""
+    relayed = relayed_errors(spans, logs, services)
+    own: np.ndarray = (spans.error | logs.span_errors(len(spans))) & ~relayed
+    return own, relayed
+
+
+def relayed_errors(spans: SpanTable, logs: LogTable, services: Sequence[str]) -> np.ndarray:
+    """Spans with an ERROR line that names a service other than the line's own."""
+    flag = np.zeros(len(spans), bool)
+    rows = np.flatnonzero((logs.level >= ERROR) & (logs.span >= 0))
+    names = sorted((n for n in services if n), key=len, reverse=True)
+    if len(rows) == 0 or not names:
+        return flag
+    named = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    for row in rows:
+        line = logs.lines[int(row)]
+        if any(m.group(1) != line.service for m in named.finditer(line.message, 0, MESSAGE_CHARS)):
+            flag[int(logs.span[row])] = True
+    return flag
 
 
 def error_findings(t: Tables, inc_err: np.ndarray, explained: np.ndarray) -> list[Finding]:
     """Per service, its operation with the most surprising error origins against the
     baseline's origin rate for that operation (the service's rate for a new operation)."""
-    base_err = error_flags(t.base, t.base_logs)
+    base_err = error_flags(t.base, t.base_logs, t.services.names)[0]
     base_origin = base_err & ~t.base.descendants_flag(base_err, other_service=False)
     deepest = inc_err & ~t.inc.descendants_flag(inc_err, other_service=False) & ~explained
     callee = sole_callee(t.base, len(t.ops))
