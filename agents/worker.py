@@ -39,7 +39,6 @@ from sre_space.errors import BackendUnavailable, SREError
 from sre_space.models.events import INCIDENTS_PARTITIONS, IncidentWorkItem
 
 log = logging.getLogger("sre_space.workflow")
-TOPIC_ALREADY_EXISTS = 36
 RETRY_AFTER_FAILURE_S = 5.0
 
 

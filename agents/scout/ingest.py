@@ -48,6 +48,11 @@ class IngestStats:
     reconnects: int = 0
 
 
+def _cluster(consumer: KafkaConsumer) -> Any:
+    """kafka-python's cluster metadata (topic ids included), or None on a client without it."""
+    return getattr(getattr(consumer, "_client", None), "cluster", None)
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     """Positions come from Scout's state when a partition is assigned (not Kafka's commits)."""
 
@@ -194,7 +199,7 @@ class Ingest:
         A topic whose id changed (deleted and created again: a broker that restarted empty) has
         its positions reset to 0 and is read again from there; a topic whose id is not known yet
         is read again once the metadata has it. Either way its records are not counted now."""
-        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)  # kafka-python keeps ids here
+        cluster = _cluster(consumer)
         if cluster is None or not hasattr(cluster, "topic_id"):
             return batch
         ok: dict[TopicPartition, Any] = {}
@@ -228,7 +233,7 @@ class Ingest:
     @staticmethod
     def _refresh_metadata(consumer: KafkaConsumer) -> None:
         """Ask for fresh metadata (topic ids included) so a topic created again is noticed soon."""
-        cluster = getattr(getattr(consumer, "_client", None), "cluster", None)
+        cluster = _cluster(consumer)
         if cluster is not None and hasattr(cluster, "request_update"):
             cluster.request_update()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sre_space.commands.agents import ready_file
 from sre_space.errors import PrerequisiteError
+from sre_space.stack.processes import stop_process
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60.0
@@ -57,11 +58,4 @@ class AgentsProcess:
 
     def stop(self) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, STOP_TIMEOUT_S)

@@ -15,6 +15,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sre_space.config import Settings, load_settings, process_environment
 from sre_space.errors import PrerequisiteError, SREError
@@ -25,6 +27,9 @@ from sre_space.stack.fleet import FleetManager
 from sre_space.stack.incidents_api import IncidentsServer
 from sre_space.stack.state import Phase, StackState, write_state
 from sre_space.stack.wiring import HOST, Wiring
+
+if TYPE_CHECKING:
+    from sre_space.stack.tracestore import TraceStoreProcess
 
 log = logging.getLogger("sre_space.daemon")
 
@@ -38,7 +43,7 @@ class StackDaemon:
         self.stopping = threading.Event()
         self.state = StackState(daemon_pid=os.getpid())
         self.broker: EmbeddedBroker | None = None
-        self.tracestore: object | None = None
+        self.tracestore: TraceStoreProcess | None = None
         self.fleet: FleetManager | None = None
         self.control: ControlServer | None = None
         self.incidents: IncidentsServer | None = None
@@ -172,8 +177,9 @@ class StackDaemon:
         """Stop in reverse order; every step runs even if an earlier one failed."""
         self.state.phase = Phase.STOPPING if self.state.phase != Phase.FAILED else self.state.phase
         write_state(self.home, self.state)
-        steps = (self._stop_agents, self._stop_incidents, self._stop_control, self._stop_fleet, self._stop_traces,
-                 self._stop_broker)
+        steps: list[Callable[[], None]] = [p.stop for p in (self.agents, self.incidents, self.control) if p is not None]
+        steps += [self.fleet.close] if self.fleet is not None else []
+        steps += [p.stop for p in (self.tracestore, self.broker) if p is not None]
         for step in steps:
             try:
                 step()
@@ -184,30 +190,6 @@ class StackDaemon:
         for comp in self.state.components:
             comp.status = "stopped" if comp.status != "failed" else comp.status
         write_state(self.home, self.state)
-
-    def _stop_agents(self) -> None:
-        if self.agents:
-            self.agents.stop()
-
-    def _stop_incidents(self) -> None:
-        if self.incidents:
-            self.incidents.stop()
-
-    def _stop_control(self) -> None:
-        if self.control:
-            self.control.stop()
-
-    def _stop_fleet(self) -> None:
-        if self.fleet:
-            self.fleet.close()
-
-    def _stop_traces(self) -> None:
-        if self.tracestore is not None:
-            self.tracestore.stop()  # type: ignore[attr-defined]
-
-    def _stop_broker(self) -> None:
-        if self.broker:
-            self.broker.stop()
 
 
 def main() -> int:
