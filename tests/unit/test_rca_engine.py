@@ -50,13 +50,15 @@ class Faults:
     b_down: bool = False  # b unreachable: a's call fails without a server span
     b_loose_errors: bool = False  # b logs errors outside any trace (a background thread)
     a_cannot_find_d: bool = False  # a's discovery loses d: a logs an error naming d; d itself is fine
+    b_network_ms: float = 1.0  # b's network delayed: every call into and out of b is slow
+    b_calls_e: int = 1  # how many times b queries e per request
 
 
 def fleet(f: Faults, rng: random.Random) -> Node:
     j = lambda ms: ms * rng.uniform(0.9, 1.1)  # noqa: E731
-    e = Node("e", "/e", j(f.e_ms))
     b_logs = [("INFO", f"handled request id={rng.randint(1, 9999)}")]
-    b_kids = [] if f.b_skips_e else [call("b", e)]
+    b_kids = [] if f.b_skips_e else [call("b", Node("e", "/e", j(f.e_ms)), j(f.b_network_ms))
+                                     for _ in range(f.b_calls_e)]
     if f.b_raises:
         b_logs.append(("ERROR", "NullPointerException in OrderMapper.map"))
     if f.b_skips_e:
@@ -64,7 +66,7 @@ def fleet(f: Faults, rng: random.Random) -> Node:
     b = Node("b", "/b", j(4), b_kids, error=f.b_raises, logs=b_logs)
     d = Node("d", "/d", j(3))
     to_b = Node("a", "GET b", j(1), [], SpanKind.CLIENT, error=True) if f.b_down else call(
-        "a", b, j(max(f.gap_into_b_ms, f.gap_out_of_a_ms)), error=f.b_raises)
+        "a", b, j(max(f.gap_into_b_ms, f.gap_out_of_a_ms, f.b_network_ms)), error=f.b_raises)
     a_logs = [("ERROR", "IllegalStateException: No instances available for d")] if f.a_cannot_find_d else []
     a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down,
              logs=a_logs)
@@ -192,6 +194,17 @@ def test_an_error_naming_another_service_is_relayed_not_originated() -> None:
     # with a real fault elsewhere, the relaying service does not compete with it
     both = analyze(window(Faults(b_raises=True, a_cannot_find_d=True), 2, T0 + 10**8), baseline())
     assert both.top is not None and both.top.service == "b" and not both.inconclusive
+
+
+def test_a_delayed_network_is_blamed_on_the_service_all_slow_calls_share() -> None:
+    # b's network is delayed: a's calls to b and b's (three per request) calls to e are all slow.
+    # e's calls are slow only on the edge from b; b's on every edge it has, so b is the cause.
+    faults = Faults(b_network_ms=150, b_calls_e=3)
+    diagnosis = analyze(window(faults, 2, T0 + 10**8), window(Faults(b_calls_e=3), 1, T0))
+    scores = {c.service: c.score for c in diagnosis.candidates}
+    assert diagnosis.top is not None and diagnosis.top.service == "b", diagnosis.summary
+    assert diagnosis.top.fault_class is FaultClass.LATENCY
+    assert scores.get("e", 0.0) < scores["b"] / 2
 
 
 def test_healthy_incident_is_inconclusive() -> None:

@@ -20,6 +20,7 @@ from sre_space.models.diagnosis import EvidenceKind
 
 FLOOR_US = 1_000  # latency jitter below a millisecond is never a finding
 FLOOR_SHARE = 0.05  # nor is an excess under 5 % of a typical request's duration
+WITNESS = 1.0  # a call context this surprising (p < 0.1) counts as one more witness of a slow service
 _GAP = np.int64(1) << np.int64(31)
 
 
@@ -79,68 +80,75 @@ def latency_findings(t: Tables, lat: Latency) -> list[Finding]:
     known = ~np.isnan(lat.chance)
     chance = np.nan_to_num(lat.chance)
     is_gap = t.inc.exit & (lat.callee >= 0)
-    ones = np.ones(len(t.inc))
-    out = _per_service(t, lat, known & ~is_gap, t.inc.service, ones, chance, "self_time")
-    # Caller gap: split the blame by how widespread each side's slowness is.
-    gaps = known & is_gap
+    own = np.flatnonzero(known & ~is_gap)
+    out = _per_service(t, lat, own, t.inc.service[own], np.ones(len(own)), chance, "self_time")
+    # Caller gap: each slow call is blamed on its two endpoints in proportion to how widespread
+    # slowness is on all the calls each endpoint takes part in, as caller or callee. A service
+    # whose network is delayed slows every call in and out of it; a callee of that service
+    # only the calls from it.
+    gaps = np.flatnonzero(known & is_gap)
+    caller, callee = t.inc.service[gaps], lat.callee[gaps]
+    slow = lat.slow[gaps]
     n_svc = len(t.services)
-    slow_gap = gaps & lat.slow
-    out_frac = _frac(t.inc.service[slow_gap], t.inc.service[gaps], n_svc)
-    in_frac = _frac(lat.callee[slow_gap], lat.callee[gaps], n_svc)
-    a, b = out_frac[t.inc.service], in_frac[np.maximum(lat.callee, 0)]
+    hit = np.bincount(caller[slow], minlength=n_svc) + np.bincount(callee[slow], minlength=n_svc)
+    total = np.bincount(caller, minlength=n_svc) + np.bincount(callee, minlength=n_svc)
+    frac = hit / np.maximum(total, 1)
+    a, b = frac[caller], frac[callee]
     to_callee = np.where(a + b > 0, b / np.maximum(a + b, 1e-9), 0.5)
-    out += _per_service(t, lat, gaps, np.maximum(lat.callee, 0), to_callee, chance, "caller_gap")
-    out += _per_service(t, lat, gaps, t.inc.service, 1 - to_callee, chance, "caller_gap")
+    out += _per_service(t, lat, np.r_[gaps, gaps], np.r_[callee, caller], np.r_[to_callee, 1 - to_callee],
+                        chance, "caller_gap", breadth=True)
     return out
 
 
-def _frac(hit: np.ndarray, total: np.ndarray, n: int) -> np.ndarray:
-    h = np.bincount(hit, minlength=n).astype(float)
-    a = np.bincount(total, minlength=n).astype(float)
-    return np.where(a > 0, h / np.maximum(a, 1), 0.0)
-
-
 def _per_service(
-    t: Tables, lat: Latency, mask: np.ndarray, owner: np.ndarray, weight: np.ndarray,
-    chance: np.ndarray, signal: str,
+    t: Tables, lat: Latency, rows: np.ndarray, owner: np.ndarray, weight: np.ndarray,
+    chance: np.ndarray, signal: str, breadth: bool = False,
 ) -> list[Finding]:
-    """Per owner service, its worst latency context (damped Poisson surprise)."""
-    rows = np.flatnonzero(mask & (weight > 0))
+    """Per owner service, its worst latency context (damped Poisson surprise). With ``breadth``,
+    the surprise of every significant context the service owns adds up: distinct calls are
+    independent witnesses (one slow edge is a coincidence, all edges of a service are not)."""
+    keep = weight > 0
+    rows, owner, weight = rows[keep], owner[keep], weight[keep]
     if len(rows) == 0:
         return []
     ctx_values, ctx_id = np.unique(lat.context[rows], return_inverse=True)
     n_svc = len(t.services)
-    group = ctx_id * n_svc + owner[rows]
+    group = ctx_id * n_svc + owner
     size = int(group.max()) + 1
-    w = weight[rows]
     slow = lat.slow[rows]
-    k = np.bincount(group[slow], weights=w[slow], minlength=size)
-    lam = np.bincount(group, weights=w * chance[rows], minlength=size)
+    k = np.bincount(group[slow], weights=weight[slow], minlength=size)
+    lam = np.bincount(group, weights=weight * chance[rows], minlength=size)
     # Damp by the number of spans, not the blamed weight, so a split blame stays a split.
     n = np.bincount(group, minlength=size).astype(float)
     score = np.zeros(size)
     for g in np.flatnonzero(k > 0):
         score[g] = damped(float(k[g]), float(lam[g]), float(n[g]))
     owners = np.arange(size) % n_svc
+    total = np.bincount(owners, weights=np.where(score >= WITNESS, score, 0.0), minlength=n_svc) if breadth else None
     out = []
     for s, top in best_per_owner(owners, score).items():
         in_group = rows[group == top]
         hit = in_group[lat.slow[in_group]]
         ctx = int(ctx_values[top // n_svc])
         base_vals = t.base.self_time[lat.base_context == ctx]
+        witnesses = int(((owners == s) & (score >= WITNESS)).sum()) if breadth else 1
         out.append(Finding(
-            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN, score=float(score[top]),
+            service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN,
+            score=float(max(total[s], score[top])) if total is not None else float(score[top]),
             operation=t.operation(int(t.inc.op[hit[0]])),
             baseline=round(float(np.median(base_vals)) / 1000, 3) if len(base_vals) else None,
             incident=round(float(np.median(t.inc.self_time[in_group])) / 1000, 3), unit="ms (median)",
-            describe=partial(_describe, t, lat, signal, hit, len(in_group)),
+            describe=partial(_describe, t, lat, signal, hit, len(in_group), witnesses),
         ))
     return out
 
 
-def _describe(t: Tables, lat: Latency, signal: str, hit: np.ndarray, total: int) -> tuple[str, list[str]]:
+def _describe(
+    t: Tables, lat: Latency, signal: str, hit: np.ndarray, total: int, witnesses: int = 1
+) -> tuple[str, list[str]]:
     detail = (f"{len(hit)} of {total} spans beyond the baseline tail ({lat.threshold[hit[0]] / 1000:.1f} ms)"
-              + _callee_note(t, lat, int(hit[0]), signal))
+              + _callee_note(t, lat, int(hit[0]), signal)
+              + (f"; {witnesses} distinct calls of this service slow" if witnesses > 1 else ""))
     return detail, t.example_spans(hit)
 
 
