@@ -52,6 +52,8 @@ class Faults:
     a_cannot_find_d: bool = False  # a's discovery loses d: a logs an error naming d; d itself is fine
     b_network_ms: float = 1.0  # b's network delayed: every call into and out of b is slow
     b_calls_e: int = 1  # how many times b queries e per request
+    b_price_error: bool = False  # b's rarer operation (/b/price) writes an error line never seen before
+    c_branch_share: float = 0.1  # share of c's requests that take branch A (the rest take B)
 
 
 def fleet(f: Faults, rng: random.Random) -> Node:
@@ -70,7 +72,12 @@ def fleet(f: Faults, rng: random.Random) -> Node:
     a_logs = [("ERROR", "IllegalStateException: No instances available for d")] if f.a_cannot_find_d else []
     a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down,
              logs=a_logs)
-    c = Node("c", "/c", j(2), [call("c", Node("d", "/d", j(3)))])
+    branch = "A: cached price" if rng.random() < f.c_branch_share else "B: fresh price"
+    c_kids = [call("c", Node("d", "/d", j(3)))]
+    if rng.random() < 0.2:  # one request in five also asks b for a price
+        price_logs = [("ERROR", "price table locked by the vault")] if f.b_price_error else []
+        c_kids.append(call("c", Node("b", "/b/price", j(2), logs=price_logs)))
+    c = Node("c", "/c", j(2), c_kids, logs=[("INFO", f"took branch {branch}")])
     return Node("frontend", "/home", j(1), [call("frontend", a), call("frontend", c)], error=a.error)
 
 
@@ -205,6 +212,15 @@ def test_a_delayed_network_is_blamed_on_the_service_all_slow_calls_share() -> No
     assert diagnosis.top is not None and diagnosis.top.service == "b", diagnosis.summary
     assert diagnosis.top.fault_class is FaultClass.LATENCY
     assert scores.get("e", 0.0) < scores["b"] / 2
+
+
+def test_a_new_error_line_outweighs_a_shift_between_known_lines() -> None:
+    # b's rarer operation starts writing an error line b never wrote, while c's requests swing
+    # between two branches c always had: the new error is the defect, the swing is data
+    diagnosis = analyze(window(Faults(b_price_error=True, c_branch_share=0.6), 2, T0 + 10**8), baseline())
+    scores = {c.service: c.score for c in diagnosis.candidates}
+    assert diagnosis.top is not None and diagnosis.top.service == "b", diagnosis.summary
+    assert scores.get("c", 0.0) < scores["b"] / 2
 
 
 def test_healthy_incident_is_inconclusive() -> None:

@@ -105,6 +105,12 @@ class LogTable:
         return flag
 
 
+def error_templates(templates: Vocab) -> np.ndarray:
+    """Per template id: is it a line at ERROR level (or worse)?"""
+    levels = [_LEVELS.get(name.split("\x00", 2)[1], 0) for name in templates.names]
+    return np.array(levels, np.int64) >= ERROR
+
+
 def log_findings(t: Tables, inc_seconds: float, base_seconds: float) -> list[Finding]:
     """Log lines joined to no span (no trace context, or their span is missing): per service, the
     template whose rate rose most against the baseline's rate (time-scaled). Lines inside

@@ -6,7 +6,8 @@ error log or an error handler), while load and data drift mostly change how ofte
 variants occur. So each event set (per operation) is tested for over-representation against its
 baseline share; a set never seen in the baseline gets the Good-Turing estimate of how often an
 unseen set turns up by chance (singletons / total, smoothed): rich, variable operations expect
-novelty, rigid ones do not."""
+novelty, rigid ones do not. An error line the service never wrote in the baseline is rarer still:
+its chance is estimated over all of the service's spans."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from agents.brain.rca.context import Tables
 from agents.brain.rca.findings import N_EFF, Finding, best_per_owner, surprises
-from agents.brain.rca.logs import LogTable
+from agents.brain.rca.logs import LogTable, error_templates
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
 
@@ -82,11 +83,47 @@ def behaviour(t: Tables) -> Behaviour:
     pos = np.minimum(np.searchsorted(b_keys, i_keys), max(len(b_keys) - 1, 0))
     seen = b_counts[pos] * (b_keys[pos] == i_keys) if len(b_keys) else np.zeros(len(i_keys))
     share = np.where(seen > 0, (seen + 0.5) / (n_base[op] + 1), unseen[op])
+    # A set with an error line its service never wrote in the baseline is rarer than any new set
+    # of the operation: how often a service starts writing a new error is estimated over all its
+    # spans (Good-Turing again, on its error lines), since that is a property of its code, not
+    # of one operation's data.
+    fresh = new_error_spans(t, inc_ev)[first]
+    share = np.where(fresh, np.minimum(share, new_error_chance(t, base_ev)[t.op_service_ids[op]]), share)
     lam = n_inc * share
     scale = np.minimum(1.0, N_EFF / n_inc)
     flagged = surprises(i_counts * scale, lam * scale) >= SPAN_SURPRISE
     per_span = lam / i_counts
     return Behaviour(flagged[inverse], inverse, share[inverse], per_span[inverse], inc_ev, base_ev)
+
+
+def new_error_spans(t: Tables, inc_ev: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Incident spans with an ERROR line whose template the baseline never shows."""
+    rows, ev = inc_ev
+    is_error = error_templates(t.templates)
+    known = np.zeros(len(t.templates), bool)
+    known[t.base_logs.template] = True
+    logged = ev % 2 == 1
+    tmpl = ev[logged] // 2
+    hit = is_error[tmpl] & ~known[tmpl]
+    out = np.zeros(len(t.inc), bool)
+    out[rows[logged][hit]] = True
+    return out
+
+
+def new_error_chance(t: Tables, base_ev: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per service: the chance that a span shows an error line not seen before, (error templates
+    seen in one baseline span + 1) / (baseline spans + 2)."""
+    ev = base_ev[1]
+    n_svc = len(t.services)
+    tmpl = ev[ev % 2 == 1] // 2
+    spans_per = np.bincount(tmpl, minlength=len(t.templates))
+    once = np.flatnonzero((spans_per == 1) & error_templates(t.templates))
+    owner = np.zeros(len(t.templates), np.int64)
+    owner[t.base_logs.template] = t.base_logs.service
+    singles = np.bincount(owner[once], minlength=n_svc).astype(float)
+    spans = np.bincount(t.base.service, minlength=n_svc).astype(float)
+    chance: np.ndarray = (singles + 1) / (spans + 2)
+    return chance
 
 
 def struct_findings(t: Tables, beh: Behaviour, explained: np.ndarray) -> list[Finding]:
