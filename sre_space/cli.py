@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("directory", type=Path)
     b.add_argument("--format", default="nezha", choices=["nezha"])
     b.add_argument("--limit", type=int, default=None)
+    b.add_argument("--inject-delay", type=float, default=None, metavar="MS",
+                   help="instead of the labels: delay each busy service's network by MS on real fault-free traces")
     p.set_defaults(fn=cmd_bench)
     return parser
 

@@ -29,6 +29,10 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         from sre_space.bench import brain
 
         print(brain.render(brain.run(settings, minutes=args.minutes, baseline_minutes=args.baseline_minutes)))
+    elif args.bench == "rca" and args.inject_delay is not None:
+        from sre_space.bench import delay
+
+        print(delay.render(delay.run(args.directory, delay_ms=args.inject_delay)))
     elif args.bench == "rca":
         from sre_space.bench import rca
 

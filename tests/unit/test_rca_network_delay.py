@@ -5,12 +5,13 @@ blame that service, not the callees it calls (whose incoming calls are all slow 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 
 from agents.brain.datasets.nezha import NezhaDataset
+from agents.brain.datasets.synthetic import crossing_calls, delay_network, split_by_trace
 from agents.brain.rca import analyze
+from sre_space.bench import delay
+from sre_space.errors import ConfigError
 from sre_space.models.diagnosis import FaultClass
 from sre_space.models.telemetry import Span
 from sre_space.models.window import TelemetryWindow
@@ -22,48 +23,33 @@ DELAY_US = 100_000
 
 @pytest.fixture(scope="module")
 def halves() -> tuple[TelemetryWindow, TelemetryWindow]:
-    dataset = NezhaDataset(NEZHA_TT)
-    fault_free = dataset.load(dataset.cases()[0]).baseline
-    odd = {s.trace_id for s in fault_free.spans if int(s.trace_id, 16) % 2}
-
-    def half(keep: bool) -> TelemetryWindow:
-        spans = [s for s in fault_free.spans if (s.trace_id in odd) == keep]
-        ids = {s.trace_id for s in spans}
-        return TelemetryWindow(start_us=min(s.start_us for s in spans), end_us=max(s.end_us for s in spans),
-                               spans=spans, logs=[ln for ln in fault_free.logs if ln.trace_id in ids])
-
-    return half(False), half(True)
+    window = NezhaDataset(NEZHA_TT).fault_free("2023-01-29")
+    assert window is not None
+    return split_by_trace(window)
 
 
-def delayed(spans: list[Span], service: str, delay_us: int) -> list[Span]:
-    """Every call crossing ``service``'s boundary ends ``delay_us`` late; its ancestors end that much
-    later, and what starts after it (outside its subtree) is shifted by the same amount."""
-    by_id = {(s.trace_id, s.span_id): s for s in spans}
-    ancestors: dict[tuple[str, str], set[str]] = {}
-    for s in spans:
-        up, cur = set(), s
-        while cur.parent_id and (cur.trace_id, cur.parent_id) in by_id:
-            cur = by_id[(cur.trace_id, cur.parent_id)]
-            up.add(cur.span_id)
-        ancestors[(s.trace_id, s.span_id)] = up
-    slow: dict[str, list[Span]] = defaultdict(list)
-    for s in spans:
-        parent = by_id.get((s.trace_id, s.parent_id or ""))
-        if parent is not None and (parent.service == service) != (s.service == service):
-            slow[s.trace_id].append(parent)
-    out = []
-    for s in spans:
-        start, end = s.start_us, s.end_us
-        for call in slow.get(s.trace_id, []):
-            if call.span_id in ancestors[(s.trace_id, s.span_id)]:
-                continue  # inside the delayed call: its own timing is unchanged
-            if s.span_id == call.span_id or s.span_id in ancestors[(call.trace_id, call.span_id)]:
-                end += delay_us
-            else:
-                start += delay_us if s.start_us >= call.end_us else 0
-                end += delay_us if s.end_us >= call.end_us else 0
-        out.append(s.model_copy(update={"start_us": start, "duration_us": end - start}))
-    return out
+def test_split_keeps_whole_traces_and_their_logs(halves: tuple[TelemetryWindow, TelemetryWindow]) -> None:
+    a, b = halves
+    traces_a, traces_b = {s.trace_id for s in a.spans}, {s.trace_id for s in b.spans}
+    assert traces_a and traces_b and not traces_a & traces_b
+    assert {ln.trace_id for ln in b.logs} <= traces_b
+
+
+def _span(sid: str, parent: str | None, service: str, start: int, end: int) -> Span:
+    return Span(trace_id="t1", span_id=sid, parent_id=parent, service=service, operation=sid, start_us=start,
+                duration_us=end - start)
+
+
+def test_delay_shifts_what_follows_and_leaves_the_callee_alone() -> None:
+    # root(a) -> call(a) -> server(b); then a second call(a) -> server(c) after it
+    spans = [_span("root", None, "a", 0, 100), _span("cb", "root", "a", 10, 40), _span("sb", "cb", "b", 15, 35),
+             _span("cc", "root", "a", 50, 80), _span("sc", "cc", "c", 55, 75)]
+    out = {s.span_id: (s.start_us, s.end_us) for s in delay_network(spans, "b", 1000)}
+    assert out["sb"] == (15, 35)  # the callee's own work is unchanged
+    assert out["cb"] == (10, 1040)  # the call into b ends late
+    assert out["cc"] == (1050, 1080) and out["sc"] == (1055, 1075)  # what follows starts late
+    assert out["root"] == (0, 1100)
+    assert [s.span_id for s in crossing_calls(spans, "b")] == ["cb"]
 
 
 @pytest.mark.parametrize("service", ["ts-basic-service", "ts-travel-service", "ts-station-service",
@@ -72,7 +58,7 @@ def test_network_delay_is_blamed_on_the_delayed_service(
     halves: tuple[TelemetryWindow, TelemetryWindow], service: str
 ) -> None:
     baseline, healthy = halves
-    incident = healthy.model_copy(update={"spans": delayed(healthy.spans, service, DELAY_US)})
+    incident = healthy.model_copy(update={"spans": delay_network(healthy.spans, service, DELAY_US)})
     diagnosis = analyze(incident, baseline)
     assert diagnosis.top is not None
     assert (diagnosis.top.service, diagnosis.top.fault_class) == (service, FaultClass.LATENCY), [
@@ -84,3 +70,17 @@ def test_the_undelayed_half_is_not_blamed_on_a_service(halves: tuple[TelemetryWi
     baseline, healthy = halves
     diagnosis = analyze(healthy, baseline)
     assert not any(e.signal == "caller_gap" and e.score >= 3 for c in diagnosis.candidates for e in c.evidence)
+
+
+def test_delay_benchmark_report_is_consistent() -> None:
+    report = delay.run(NEZHA_TT, delay_ms=100, min_calls=20)
+    assert report.cases and all(c.calls >= 20 for c in report.cases)
+    assert report.skipped and all("calls" in s for s in report.skipped)
+    ranks = [c.rank for c in report.cases]
+    assert report.overall.ac[0] == sum(1 for r in ranks if r == 1) / len(ranks)
+    assert "AC@1" in delay.render(report)
+
+
+def test_delay_benchmark_rejects_a_non_positive_delay() -> None:
+    with pytest.raises(ConfigError, match="positive"):
+        delay.run(NEZHA_TT, delay_ms=0)

@@ -174,6 +174,14 @@ class NezhaDataset:
         unique = {(ln.span_id, ln.time_us, ln.message): ln for ln in lines if ln is not None}
         return list(unique.values())
 
+    def fault_free(self, day: str) -> TelemetryWindow | None:
+        """The day's fault-free window (spans and logs), None when the day has none."""
+        spans, logs, _ = self._construct(day)
+        if not spans:
+            return None
+        return TelemetryWindow(start_us=min(s.start_us for s in spans), end_us=max(s.end_us for s in spans),
+                               spans=spans, logs=logs)
+
     def _construct(self, day: str) -> tuple[list[Span], list[LogLine], list[MetricSample]]:
         """The day's fault-free window (empty when the day has none), read once per day."""
         if day not in self._construct_cache:
