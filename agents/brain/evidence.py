@@ -1,11 +1,12 @@
 """Brain's evidence from the live stack, and the bounded bundle the LLM sees.
 
 ``LiveEvidence.collect`` reads an incident window (from shortly before the incident opened until
-now) and a baseline window (the minutes before it) into ``TelemetryWindow``s: spans through the
-Jaeger query API (a bounded number of traces per service, error traces asked for separately so a
-busy service's few failures are not crowded out), runtime events and logs through the stack's
-control API, and recent commits to ``fleet.yaml`` as changes. ``build_bundle`` turns the
-engine's diagnosis into the compact, size-capped, redacted ``EvidenceBundle``.
+a few seconds ago, ``SETTLE_S``) and a baseline window (the minutes before it) into
+``TelemetryWindow``s: spans through the Jaeger query API (a bounded number of traces per
+service, error traces asked for separately so a busy service's few failures are not crowded
+out), runtime events and logs through the stack's control API, and recent commits to
+``fleet.yaml`` as changes. ``build_bundle`` turns the engine's diagnosis into the compact,
+size-capped, redacted ``EvidenceBundle``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ INCIDENT_S = 90.0  # the incident window reaches at least this far back from now
 DETECTION_LAG_S = 60.0  # a fault starts up to this long before its incident opens
 BASELINE_S = 300.0
 MAX_INCIDENT_S = 900.0
+# Spans and log lines of the incident window end this long before now. A span reaches the trace
+# store only once it has ended and its batch was exported (0.5 s batches in the fleet, more on a
+# loaded machine), while its log line is read at once: at the very end of the window, requests
+# still running would look like calls that never happened, and lines of spans not stored yet
+# like a burst of lines outside any span. Both blame busy callers, never the slow service.
+SETTLE_S = 3.0
 MIN_BASELINE_SPANS = 100  # fewer: the fleet is younger than the baseline window
 YOUNG_BASELINE_S = 45.0
 YOUNG_LAG_S = 5.0
@@ -73,12 +80,14 @@ class WindowPolicy(BaseModel):
     detection_lag_s: float = DETECTION_LAG_S
     baseline_s: float = BASELINE_S
     max_incident_s: float = MAX_INCIDENT_S
+    settle_s: float = SETTLE_S
 
 
 def windows_for(
     opened_at: float, now: float, policy: WindowPolicy = WindowPolicy()
 ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """``(incident, baseline)`` ranges in µs: the baseline ends before the fault likely began."""
+    """``(incident, baseline)`` ranges in µs, the incident ending at ``now``: the baseline ends
+    before the fault likely began."""
     split = min(now - policy.incident_s, opened_at - policy.detection_lag_s)
     split = max(split, now - policy.max_incident_s)
     return (int(split * US), int(now * US)), (int((split - policy.baseline_s) * US), int(split * US))
@@ -110,7 +119,8 @@ class LiveEvidence:
         if not self.traces_url:
             raise BackendUnavailable("no trace store: the stack state lists no `traces` URL")
         opened = item.time.timestamp()
-        (i0, i1), (b0, b1) = windows_for(opened, self.now(), self.windows)
+        now = self.now()
+        (i0, i1), (b0, b1) = windows_for(opened, now - self.windows.settle_s, self.windows)
         notes: list[str] = []
         # Both windows, the logs and the events are read at once: the trace store and the
         # control API answer in other processes while this one decodes.
@@ -141,7 +151,9 @@ class LiveEvidence:
         changes = self._best_effort(notes, "recent changes", lambda: fleet_changes(self.home / "gitops", i0))
         incident = TelemetryWindow(
             start_us=i0, end_us=i1, spans=inc_spans, changes=changes or [],
-            events=[e for e in events or [] if i0 <= _us(e.time) < i1],
+            # Runtime events come straight from the runtime (no export lag): a crash of the last
+            # seconds counts.
+            events=[e for e in events or [] if i0 <= _us(e.time)],
             logs=[ln for ln in logs or [] if i0 <= ln.time_us < i1],
         )
         baseline = TelemetryWindow(
