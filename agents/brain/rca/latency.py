@@ -3,8 +3,10 @@
 Self time excludes the children, so a service slow only because its callee is slow shows no
 self-time anomaly (it is a victim). The self time of a client span is the gap between the
 caller's client span and the callee's server span: network, queueing before the callee's code
-runs, or a starved caller. A gap is blamed on the endpoint that explains it: the callee when
-its calls from every caller are slow, the caller when all its outgoing calls are slow."""
+runs, or a starved caller. A gap is blamed on the endpoint that explains it: the one whose calls,
+in and out, are slow across the board (a delayed network slows every call of its service; a
+starved caller all the calls it makes). The slow calls of a service then add up across distinct
+call contexts, so a service slow on every edge outranks each neighbour slow on one."""
 
 from __future__ import annotations
 
