@@ -51,10 +51,12 @@ def _line(when: float, ids: tuple[str, str], message: str) -> str:
 
 def test_incident_window_leaves_out_the_last_seconds_of_spans_and_logs(trace_store: Any, tmp_path: Path) -> None:
     now = time.time()
-    ids = _emit(trace_store.otlp_endpoint, {"GET /settled": now - 10, "GET /recent": now - 1})
+    # The store holds no baseline, so the young-fleet rule takes the first traffic (GET /early) as
+    # the baseline and starts the incident 5 s before it opened (now - 10): GET /settled is inside.
+    ids = _emit(trace_store.otlp_endpoint, {"GET /early": now - 25, "GET /settled": now - 8, "GET /recent": now - 1})
     with JaegerQuery(trace_store.query_url) as query:
-        poll_until(lambda: all(query.get_trace(t) for t, _ in ids.values()), "both spans are stored", timeout=30)
-    lines = [_line(now - 9.99, ids["GET /settled"], "GET /settled 200"),
+        poll_until(lambda: all(query.get_trace(t) for t, _ in ids.values()), "the spans are stored", timeout=30)
+    lines = [_line(now - 7.99, ids["GET /settled"], "GET /settled 200"),
              _line(now - 0.99, ids["GET /recent"], "GET /recent 200")]
     event = {"time": datetime.fromtimestamp(now - 1, UTC).isoformat(), "service": SVC, "instance": f"{SVC}-0",
              "kind": "oom_killed", "exit_code": 137}
@@ -68,7 +70,9 @@ def test_incident_window_leaves_out_the_last_seconds_of_spans_and_logs(trace_sto
     evidence = LiveEvidence(tmp_path, trace_store.query_url, control=control, now=lambda: now, windows=policy)
     item = IncidentWorkItem(incident=1, kind=WorkItemKind.OPENED, fingerprint=f"{SVC}:latency_p95", service=SVC,
                             signal="latency_p95", severity=2, time=datetime.fromtimestamp(now - 5, UTC))
-    incident = evidence.collect(item).incident
+    windows = evidence.collect(item)
+    incident = windows.incident
+    assert [s.operation for s in windows.baseline.spans if s.service == SVC] == ["GET /early"]
     assert incident.end_us == int((now - 3) * 1_000_000)
     assert [s.operation for s in incident.spans if s.service == SVC] == ["GET /settled"]
     assert [ln.message for ln in incident.logs] == ["GET /settled 200"]
