@@ -50,6 +50,14 @@ def spans_since(home: Path, since: float) -> int:
                                                           limit=100))
 
 
+def error_spans_since(home: Path, service: str, since: float) -> int:
+    url = traces_url(Settings(), home)
+    assert url is not None
+    with JaegerQuery(url) as query:
+        traces = query.find_traces(service, int(since * 1e6), int(time.time() * 1e6), tags={"error": "true"}, limit=100)
+    return sum(1 for t in traces for s in t.spans if s.service == service and s.error)
+
+
 def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
     return any(e["service"] == service and e["kind"] == kind and datetime.fromisoformat(e["time"]).timestamp() >= since
                for e in control(home, "GET", "/events")["events"])
@@ -79,7 +87,9 @@ SCENARIOS: list[tuple[str, str, str, Callable[[Path, float], object], str, Fault
     ("latency", "frontend", "latency_p95", lambda home, t0: time.time() > t0 + 12, "user-service",
      FaultClass.LATENCY),
     # injected errors: half of quote-service's requests fail there; the frontend relays them
-    ("errors", "frontend", "error_rate", lambda home, t0: time.time() > t0 + 12, "quote-service", FaultClass.ERRORS),
+    ("errors", "frontend", "error_rate",
+     lambda home, t0: time.time() > t0 + 12 and error_spans_since(home, "quote-service", t0) >= 5, "quote-service",
+     FaultClass.ERRORS),
     # bad config: a fleet.yaml commit lowers policy-service's premium limit; purchases fail
     ("bad-config", "policy-service", "policy_failed_ratio", lambda home, t0: time.time() > t0 + 15, "policy-service",
      FaultClass.BAD_CHANGE),

@@ -102,6 +102,7 @@ class Supervised:
         """Spawn the first process (errors reach the caller), then supervise it."""
         self._spawn()
         self._events.add(self.spec.name, self.name, RuntimeEventKind.STARTED, detail=f"pid {self.pid}")
+        self._spawned.set()
         self._thread.start()
 
     def _spawn(self) -> None:
@@ -122,7 +123,6 @@ class Supervised:
         with self._lock:
             self._proc, self._over_limit = proc, False
             self._status, self._started_at = InstanceStatus.RUNNING, time.time()
-        self._spawned.set()
 
     def _monitor(self) -> None:
         while True:
@@ -171,6 +171,8 @@ class Supervised:
             with self._lock:
                 self._restart_count += 1
             self._events.add(self.spec.name, self.name, RuntimeEventKind.RESTARTED, detail=f"pid {self.pid}")
+            # Only now does ``restart`` return: its event and count are in place when the caller looks.
+            self._spawned.set()
             return True
 
     def _kill_leftovers(self, pid: int) -> None:
