@@ -126,21 +126,22 @@ def _per_service(
     for g in np.flatnonzero(k > 0):
         score[g] = damped(float(k[g]), float(lam[g]), float(n[g]))
     owners = np.arange(size) % n_svc
-    total = np.bincount(owners, weights=np.where(score >= WITNESS, score, 0.0), minlength=n_svc) if breadth else None
+    witness = score >= WITNESS
+    total = np.bincount(owners, weights=score * witness, minlength=n_svc)
+    witnesses = np.bincount(owners, weights=witness, minlength=n_svc)
     out = []
     for s, top in best_per_owner(owners, score).items():
         in_group = rows[group == top]
         hit = in_group[lat.slow[in_group]]
         ctx = int(ctx_values[top // n_svc])
         base_vals = t.base.self_time[lat.base_context == ctx]
-        witnesses = int(((owners == s) & (score >= WITNESS)).sum()) if breadth else 1
         out.append(Finding(
             service=t.services.names[s], signal=signal, kind=EvidenceKind.SPAN,
-            score=float(max(total[s], score[top])) if total is not None else float(score[top]),
+            score=float(max(total[s], score[top]) if breadth else score[top]),
             operation=t.operation(int(t.inc.op[hit[0]])),
             baseline=round(float(np.median(base_vals)) / 1000, 3) if len(base_vals) else None,
             incident=round(float(np.median(t.inc.self_time[in_group])) / 1000, 3), unit="ms (median)",
-            describe=partial(_describe, t, lat, signal, hit, len(in_group), witnesses),
+            describe=partial(_describe, t, lat, signal, hit, len(in_group), int(witnesses[s]) if breadth else 1),
         ))
     return out
 

@@ -87,8 +87,9 @@ def behaviour(t: Tables) -> Behaviour:
     # of the operation: how often a service starts writing a new error is estimated over all its
     # spans (Good-Turing again, on its error lines), since that is a property of its code, not
     # of one operation's data.
-    fresh = new_error_spans(t, inc_ev)[first]
-    share = np.where(fresh, np.minimum(share, new_error_chance(t, base_ev)[t.op_service_ids[op]]), share)
+    is_error = error_templates(t.templates)
+    fresh = new_error_spans(t, inc_ev, is_error)[first]
+    share = np.where(fresh, np.minimum(share, new_error_chance(t, base_ev, is_error)[t.op_service_ids[op]]), share)
     lam = n_inc * share
     scale = np.minimum(1.0, N_EFF / n_inc)
     flagged = surprises(i_counts * scale, lam * scale) >= SPAN_SURPRISE
@@ -96,10 +97,10 @@ def behaviour(t: Tables) -> Behaviour:
     return Behaviour(flagged[inverse], inverse, share[inverse], per_span[inverse], inc_ev, base_ev)
 
 
-def new_error_spans(t: Tables, inc_ev: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Incident spans with an ERROR line whose template the baseline never shows."""
+def new_error_spans(t: Tables, inc_ev: tuple[np.ndarray, np.ndarray], is_error: np.ndarray) -> np.ndarray:
+    """Incident spans with an ERROR line (``is_error`` per template) whose template the baseline
+    never shows."""
     rows, ev = inc_ev
-    is_error = error_templates(t.templates)
     known = np.zeros(len(t.templates), bool)
     known[t.base_logs.template] = True
     logged = ev % 2 == 1
@@ -110,14 +111,14 @@ def new_error_spans(t: Tables, inc_ev: tuple[np.ndarray, np.ndarray]) -> np.ndar
     return out
 
 
-def new_error_chance(t: Tables, base_ev: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def new_error_chance(t: Tables, base_ev: tuple[np.ndarray, np.ndarray], is_error: np.ndarray) -> np.ndarray:
     """Per service: the chance that a span shows an error line not seen before, (error templates
     seen in one baseline span + 1) / (baseline spans + 2)."""
     ev = base_ev[1]
     n_svc = len(t.services)
     tmpl = ev[ev % 2 == 1] // 2
     spans_per = np.bincount(tmpl, minlength=len(t.templates))
-    once = np.flatnonzero((spans_per == 1) & error_templates(t.templates))
+    once = np.flatnonzero((spans_per == 1) & is_error)
     owner = np.zeros(len(t.templates), np.int64)
     owner[t.base_logs.template] = t.base_logs.service
     singles = np.bincount(owner[once], minlength=n_svc).astype(float)
