@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agents.brain.diagnose import LiveDiagnoser, traces_url
-from agents.brain.evidence import LiveEvidence, WindowPolicy
+from agents.brain.evidence import SETTLE_S, Evidence, LiveEvidence, WindowPolicy
 from chaos.injectors import inject, revert
 from sre_space.adapters.traces.jaeger import JaegerQuery
 from sre_space.bench import brain
@@ -23,6 +23,7 @@ from sre_space.config import Settings
 from sre_space.errors import ConfigError
 from sre_space.models.diagnosis import FaultClass
 from sre_space.models.events import IncidentWorkItem, WorkItemKind
+from sre_space.models.window import TelemetryWindow
 from sre_space.stack.launcher import control
 from tests.e2e.test_stack import cli
 from tests.helpers import poll_until
@@ -50,12 +51,19 @@ def spans_since(home: Path, since: float) -> int:
                                                           limit=100))
 
 
-def error_spans_since(home: Path, service: str, since: float) -> int:
+def settled_error_spans(home: Path, service: str, since: float) -> int:
+    """Error spans of ``service`` since ``since`` that the incident window will hold: those old
+    enough to be past the window's settling time."""
     url = traces_url(Settings(), home)
     assert url is not None
+    until = time.time() - SETTLE_S
     with JaegerQuery(url) as query:
-        traces = query.find_traces(service, int(since * 1e6), int(time.time() * 1e6), tags={"error": "true"}, limit=100)
-    return sum(1 for t in traces for s in t.spans if s.service == service and s.error)
+        traces = query.find_traces(service, int(since * 1e6), int(until * 1e6), tags={"error": "true"}, limit=100)
+    return sum(1 for t in traces for s in t.spans if s.service == service and s.error and s.start_us < until * 1e6)
+
+
+def fleet_ready(home: Path) -> bool:
+    return all(s["ready"] is not False for s in control(home, "GET", "/status")["services"])
 
 
 def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
@@ -63,17 +71,43 @@ def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
                for e in control(home, "GET", "/events")["events"])
 
 
+class KeptEvidence(LiveEvidence):
+    """The live evidence, kept for the failure message: what each window held per service."""
+
+    last: Evidence | None = None
+
+    def collect(self, item: IncidentWorkItem) -> Evidence:
+        self.last = super().collect(item)
+        return self.last
+
+    def counts(self) -> str:
+        if self.last is None:
+            return "no evidence collected"
+        return "; ".join(
+            f"{name}: " + ", ".join(f"{svc} {n} spans/{e} errors" for svc, (n, e) in sorted(window_counts(w).items()))
+            for name, w in (("incident", self.last.incident), ("baseline", self.last.baseline)))
+
+
+def window_counts(window: TelemetryWindow) -> dict[str, tuple[int, int]]:
+    counts: dict[str, tuple[int, int]] = {}
+    for s in window.spans:
+        n, e = counts.get(s.service, (0, 0))
+        counts[s.service] = (n + 1, e + s.error)
+    return counts
+
+
 def diagnose(home: Path, service: str, signal: str, t0: float) -> tuple[str | None, FaultClass | None, str]:
     settings = Settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)  # the engine alone
-    # The stack is young: the baseline is the healthy minute before t0, the incident since t0.
-    evidence = LiveEvidence(home, traces_url(settings, home),
-                            windows=WindowPolicy(incident_s=5, detection_lag_s=5, baseline_s=BASELINE_S + 10))
+    # The stack is young: the baseline is the healthy traffic just before t0, the incident since t0.
+    evidence = KeptEvidence(home, traces_url(settings, home),
+                            windows=WindowPolicy(incident_s=5, detection_lag_s=5, baseline_s=BASELINE_S))
     item = IncidentWorkItem(incident=1, kind=WorkItemKind.OPENED, fingerprint=f"{service}:{signal}", service=service,
                             signal=signal, severity=2, time=datetime.fromtimestamp(t0 + 5, UTC))
     diagnoser = LiveDiagnoser(settings, home, evidence=evidence)
     diagnosis = diagnoser(item)
     print(f"{signal}: {diagnosis.spans_analysed} spans, seconds {diagnoser.last_seconds}")  # noqa: T201 - a figure
-    return (diagnosis.top.service if diagnosis.top else None), diagnosis.fault_class, diagnosis.summary
+    explained = f"{diagnosis.summary} ({evidence.counts()})"
+    return (diagnosis.top.service if diagnosis.top else None), diagnosis.fault_class, explained
 
 
 SCENARIOS: list[tuple[str, str, str, Callable[[Path, float], object], str, FaultClass]] = [
@@ -88,7 +122,7 @@ SCENARIOS: list[tuple[str, str, str, Callable[[Path, float], object], str, Fault
      FaultClass.LATENCY),
     # injected errors: half of quote-service's requests fail there; the frontend relays them
     ("errors", "frontend", "error_rate",
-     lambda home, t0: time.time() > t0 + 12 and error_spans_since(home, "quote-service", t0) >= 5, "quote-service",
+     lambda home, t0: time.time() > t0 + 12 and settled_error_spans(home, "quote-service", t0) >= 5, "quote-service",
      FaultClass.ERRORS),
     # bad config: a fleet.yaml commit lowers policy-service's premium limit; purchases fail
     ("bad-config", "policy-service", "policy_failed_ratio", lambda home, t0: time.time() > t0 + 15, "policy-service",
@@ -102,6 +136,10 @@ def test_live_diagnosis_names_service_and_class(
     home: Path, scenario: str, alert_service: str, signal: str, symptom: Callable[[Path, float], object],
     service: str, fault_class: FaultClass,
 ) -> None:
+    # The baseline must hold healthy traffic only: a previous fault's tail in it (errors, slow
+    # calls) would make this fault look usual. So the fleet is ready first, then runs healthy
+    # for the whole baseline window.
+    poll_until(lambda: fleet_ready(home), f"every service ready before {scenario}", timeout=60, interval=0.5)
     healthy_from = time.time()
     poll_until(lambda: spans_since(home, healthy_from) > 0 and time.time() > healthy_from + BASELINE_S,
                f"{BASELINE_S:.0f}s of healthy traffic before {scenario}", timeout=BASELINE_S + 30)
@@ -113,8 +151,8 @@ def test_live_diagnosis_names_service_and_class(
     finally:
         revert(home, entry)
     assert found[:2] == (service, fault_class), found[2]
-    poll_until(lambda: all(s["ready"] is not False for s in control(home, "GET", "/status")["services"]),
-               f"every service ready again after reverting {scenario}", timeout=60, interval=0.5)
+    poll_until(lambda: fleet_ready(home), f"every service ready again after reverting {scenario}", timeout=60,
+               interval=0.5)
 
 
 def test_bench_brain_reads_every_span_of_the_window(home: Path) -> None:

@@ -46,6 +46,7 @@ class Faults:
     gap_into_b_ms: float = 1.0  # network between a and b
     gap_out_of_a_ms: float = 1.0  # a starved: every call it makes waits before leaving
     b_raises: bool = False  # b throws: error status and an ERROR log, callers fail too
+    a_breaker_open: float = 0.0  # share of requests a fails fast on its open breaker to b (no call)
     b_skips_e: bool = False  # b returns early: no call to e, a new WARN line
     b_down: bool = False  # b unreachable: a's call fails without a server span
     b_loose_errors: bool = False  # b logs errors outside any trace (a background thread)
@@ -72,6 +73,8 @@ def fleet(f: Faults, rng: random.Random) -> Node:
     a_logs = [("ERROR", "IllegalStateException: No instances available for d")] if f.a_cannot_find_d else []
     a = Node("a", "/a", j(2), [to_b, call("a", d, j(f.gap_out_of_a_ms))], error=f.b_raises or f.b_down,
              logs=a_logs)
+    if f.a_breaker_open and rng.random() < f.a_breaker_open:
+        a = Node("a", "/a", j(0.2), error=True, logs=[("WARN", "GET /a failed: b: circuit breaker open")])
     branch = "A: cached price" if rng.random() < f.c_branch_share else "B: fresh price"
     c_kids = [call("c", Node("d", "/d", j(3)))]
     if rng.random() < 0.2:  # one request in five also asks b for a price
@@ -201,6 +204,15 @@ def test_an_error_naming_another_service_is_relayed_not_originated() -> None:
     # with a real fault elsewhere, the relaying service does not compete with it
     both = analyze(window(Faults(b_raises=True, a_cannot_find_d=True), 2, T0 + 10**8), baseline())
     assert both.top is not None and both.top.service == "b" and not both.inconclusive
+
+
+def test_a_caller_failing_fast_on_an_open_breaker_relays_the_callee() -> None:
+    # b raises; after a few failures a's breaker opens and most of a's requests fail at once,
+    # calling nobody: only a's warning line says whose failure they relay
+    diagnosis = analyze(window(Faults(b_raises=True, a_breaker_open=0.7), 2, T0 + 10**8), baseline())
+    scores = {c.service: c.score for c in diagnosis.candidates}
+    assert diagnosis.top is not None and diagnosis.top.service == "b" and not diagnosis.inconclusive, diagnosis.summary
+    assert scores.get("a", 0.0) < scores["b"] / 4
 
 
 def test_a_delayed_network_is_blamed_on_the_service_all_slow_calls_share() -> None:

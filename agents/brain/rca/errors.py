@@ -2,8 +2,9 @@
 The origin is the deepest erring span of a branch; an erring span with an erring descendant, or
 whose subtree holds another anomaly in another service, only propagates it (the caller of a
 failed call fails too). So does a span whose error line names another service of the window
-("No instances available for ts-basic-service", "user-service unreachable"): it relays that
-service's failure, or a discovery or network fault on the way to it, not one of its own.
+("No instances available for ts-basic-service", "user-service unreachable", or a failed span's
+warning "quote-service: circuit breaker open"): it relays that service's failure, or a
+discovery or network fault on the way to it, not one of its own.
 
 One exception: a failed client call that never reached its callee (no server span below it,
 where the baseline always shows one, and only one, callee service) points at that callee: it is
@@ -19,7 +20,7 @@ import numpy as np
 
 from agents.brain.rca.context import Tables
 from agents.brain.rca.findings import Finding, best_per_owner, damped
-from agents.brain.rca.logs import ERROR, LogTable
+from agents.brain.rca.logs import ERROR, WARN, LogTable
 from agents.brain.rca.table import SpanTable
 from sre_space.models.diagnosis import EvidenceKind
 
@@ -28,16 +29,22 @@ MESSAGE_CHARS = 500  # a service named further into a line is in a stack trace, 
 
 def error_flags(spans: SpanTable, logs: LogTable, services: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(own, relayed)``: spans that err (status, or a line at ERROR level) on their own, and
-    spans whose error line names another service (they relay its failure)."""
+    erring spans whose error or warning line names another service (they relay its failure)."""
     relayed = relayed_errors(spans, logs, services)
     own: np.ndarray = (spans.error | logs.span_errors(len(spans))) & ~relayed
     return own, relayed
 
 
 def relayed_errors(spans: SpanTable, logs: LogTable, services: Sequence[str]) -> np.ndarray:
-    """Spans with an ERROR line that names a service other than the line's own."""
+    """Spans with an ERROR line that names a service other than the line's own, and spans marked
+    as errors with such a WARNING line: a caller that fails fast on an open circuit breaker
+    ("quote-service: circuit breaker open") never calls, so no failed call below it shows whose
+    failure it relays; its line does."""
     flag = np.zeros(len(spans), bool)
-    rows = np.flatnonzero((logs.level >= ERROR) & (logs.span >= 0))
+    joined = logs.span >= 0
+    span_error = np.zeros(len(logs), bool)
+    span_error[joined] = spans.error[logs.span[joined]]
+    rows = np.flatnonzero(joined & ((logs.level >= ERROR) | ((logs.level >= WARN) & span_error)))
     names = sorted((n for n in services if n), key=len, reverse=True)
     if len(rows) == 0 or not names:
         return flag
