@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agents.brain.evidence import EarlierIncidents, LiveEvidence, build_bundle, redact
 from agents.brain.evidence import Evidence as Windows
-from agents.brain.evidence import LiveEvidence, build_bundle, redact
 from agents.brain.llm import Reasoner, decide
 from agents.brain.rca import analyze
 from agents.brain.rca.scoring import MIN_SCORE
 from agents.brain.rules import diagnose_by_rule
 from sre_space.adapters.runtime.base import RuntimeEvent, RuntimeEventKind
+from sre_space.adapters.tracker.base import Tracker
 from sre_space.config import Settings
 from sre_space.errors import BackendError
 from sre_space.models.diagnosis import Candidate, Diagnosis, Evidence, EvidenceKind, FaultClass
 from sre_space.models.events import IncidentWorkItem
+from sre_space.models.incident import Label
 from sre_space.models.window import TelemetryWindow
 from sre_space.stack.state import read_state
 
@@ -44,6 +46,14 @@ def traces_url(settings: Settings, home: Path) -> str | None:
     state = read_state(home)
     comp = next((c for c in state.components if c.name == "traces" and c.url), None) if state else None
     return comp.url if comp else None
+
+
+def incident_history(tracker: Tracker) -> EarlierIncidents:
+    """The tracker's incidents, as ``(number, opened, resolved)``, for baselines to leave out."""
+    def read() -> list[tuple[int, float, float | None]]:
+        return [(i.number, i.created_at.timestamp(), i.closed_at.timestamp() if i.closed_at else None)
+                for i in tracker.list_issues("all", [Label.INCIDENT]) if not i.pending]
+    return read
 
 
 def down_services(incident: TelemetryWindow) -> dict[str, RuntimeEvent]:
@@ -116,7 +126,8 @@ def diagnose_windows(item: IncidentWorkItem, evidence: Windows, reasoner: Reason
 
 class LiveDiagnoser:
     """The workflow's diagnose function on the stack of ``home``; ``llm`` defaults to the one the
-    settings configure (none without ``OPENAI_API_KEY``/``OPENAI_BASE_URL``)."""
+    settings configure (none without ``OPENAI_API_KEY``/``OPENAI_BASE_URL``). ``earlier`` lists
+    the tracker's incidents, whose time the baselines leave out."""
 
     def __init__(
         self,
@@ -126,16 +137,18 @@ class LiveDiagnoser:
         *,
         evidence: LiveEvidence | None = None,
         now: Callable[[], float] = time.time,
+        earlier: EarlierIncidents | None = None,
     ) -> None:
         self.settings, self.home = settings, home
         self.llm = llm if llm is not None else Reasoner.from_settings(settings)
         self._evidence = evidence
-        self._now = now
+        self._now, self._earlier = now, earlier
         self.last_seconds: dict[str, float] = {}
 
     def evidence(self) -> LiveEvidence:
         # Resolved per call: the stack (and its trace store URL) may start after the worker.
-        return self._evidence or LiveEvidence(self.home, traces_url(self.settings, self.home), now=self._now)
+        return self._evidence or LiveEvidence(self.home, traces_url(self.settings, self.home), now=self._now,
+                                              earlier=self._earlier)
 
     def __call__(self, item: IncidentWorkItem) -> Diagnosis:
         started = time.monotonic()

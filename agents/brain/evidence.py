@@ -1,7 +1,8 @@
 """Brain's evidence from the live stack, and the bounded bundle the LLM sees.
 
 ``LiveEvidence.collect`` reads an incident window (from shortly before the incident opened until
-a few seconds ago, ``SETTLE_S``) and a baseline window (the minutes before it) into
+a few seconds ago, ``SETTLE_S``) and a baseline window (the minutes before it, less the time of
+earlier incidents, made up from clean time before them) into
 ``TelemetryWindow``s: spans through the Jaeger query API (a bounded number of traces per
 service, error traces asked for separately so a busy service's few failures are not crowded
 out), runtime events and logs through the stack's control API, and recent commits to
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,11 @@ SETTLE_S = 3.0
 MIN_BASELINE_SPANS = 100  # fewer: the fleet is younger than the baseline window
 YOUNG_BASELINE_S = 45.0
 YOUNG_LAG_S = 5.0
+# An earlier incident is left out of the baseline, from DETECTION_LAG_S before it opened until
+# RECOVERY_S after it was resolved (the fleet settles after a fix); the clean baseline time is
+# then looked for up to BASELINE_LOOKBACK baseline lengths back.
+RECOVERY_S = 30.0
+BASELINE_LOOKBACK = 3.0
 TRACES_PER_SERVICE = 60
 ERROR_TRACES_PER_SERVICE = 30
 LOG_TAIL = 2000
@@ -59,6 +65,9 @@ MAX_TRACE_IDS = 5
 MAX_BUNDLE_CHARS = 6000
 
 T = TypeVar("T")
+Range = tuple[int, int]  # [start, end) in µs
+# Earlier incidents as (number, opened, resolved or None) in epoch seconds.
+EarlierIncidents = Callable[[], Sequence[tuple[int, float, float | None]]]
 
 
 class Evidence(BaseModel):
@@ -81,6 +90,8 @@ class WindowPolicy(BaseModel):
     baseline_s: float = BASELINE_S
     max_incident_s: float = MAX_INCIDENT_S
     settle_s: float = SETTLE_S
+    recovery_s: float = RECOVERY_S
+    baseline_lookback: float = BASELINE_LOOKBACK
 
 
 def windows_for(
@@ -91,6 +102,36 @@ def windows_for(
     split = min(now - policy.incident_s, opened_at - policy.detection_lag_s)
     split = max(split, now - policy.max_incident_s)
     return (int(split * US), int(now * US)), (int((split - policy.baseline_s) * US), int(split * US))
+
+
+def clean_ranges(end_us: int, want_us: int, busy: Sequence[Range], floor_us: int) -> list[Range]:
+    """Up to ``want_us`` of the time before ``end_us``, and not before ``floor_us``, that no
+    ``busy`` range covers: the latest first."""
+    merged: list[Range] = []
+    for b0, b1 in sorted(busy):
+        if merged and b0 <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b1))
+        else:
+            merged.append((b0, b1))
+    out: list[Range] = []
+    cursor, left = end_us, want_us
+    for b0, b1 in reversed(merged):
+        if b0 >= cursor:
+            continue
+        if b1 < cursor:
+            start = max(b1, cursor - left, floor_us)
+            if start < cursor:
+                out.append((start, cursor))
+                left -= cursor - start
+            if left <= 0 or start <= floor_us:
+                return out
+        cursor = b0
+        if cursor <= floor_us:
+            return out
+    start = max(floor_us, cursor - left)
+    if start < cursor:
+        out.append((start, cursor))
+    return out
 
 
 class LiveEvidence:
@@ -106,8 +147,10 @@ class LiveEvidence:
         control: Callable[..., Any] | None = None,
         now: Callable[[], float] = time.time,
         windows: WindowPolicy = WindowPolicy(),
+        earlier: EarlierIncidents | None = None,
     ) -> None:
         self.home, self.traces_url, self.now, self.windows = home, traces_url, now, windows
+        self.earlier = earlier
         if control is None:
             from sre_space.stack.launcher import control as stack_control
 
@@ -122,14 +165,16 @@ class LiveEvidence:
         now = self.now()
         (i0, i1), (b0, b1) = windows_for(opened, now - self.windows.settle_s, self.windows)
         notes: list[str] = []
+        clean, cut = self._clean_baseline(notes, item, now, b0, b1)
         # Both windows, the logs and the events are read at once: the trace store and the
         # control API answer in other processes while this one decodes.
         with JaegerQuery(self.traces_url, timeout=10.0) as query, ThreadPoolExecutor(4) as pool:
             services = [s for s in query.services() if s]
-            logs_read = pool.submit(self._best_effort, notes, "logs", lambda: self.logs(services, b0))
+            since = min(r[0] for r in clean)
+            logs_read = pool.submit(self._best_effort, notes, "logs", lambda: self.logs(services, since))
             events_read = pool.submit(self._best_effort, notes, "runtime events", self.events)
             inc_read = pool.submit(_spans, query, services, i0, i1)
-            base_spans = _spans(query, services, b0, b1)
+            base_spans = [s for r in clean for s in _spans(query, services, *r)]
             inc_spans = inc_read.result()
             if len(base_spans) < MIN_BASELINE_SPANS and inc_spans:
                 # A young fleet: its first traffic lies inside the incident window. Take the first
@@ -138,11 +183,14 @@ class LiveEvidence:
                 split = min(first + int(YOUNG_BASELINE_S * US), int((opened - YOUNG_LAG_S) * US))
                 if split > i0:
                     (i0, b1) = (split, split)
+                    clean, cut = [(b0, b1)], None
                     inc_read = pool.submit(_spans, query, services, i0, i1)
                     base_spans = _spans(query, services, b0, b1)
                     inc_spans = inc_read.result()
                     notes.append(f"young fleet: baseline is its first {(b1 - first) / US:.0f}s of traffic")
             logs, events = logs_read.result(), events_read.result()
+        if cut:
+            notes.append(cut)
         sources = load_sources([*inc_spans, *base_spans])
         if sources:
             inc_spans = [s for s in inc_spans if s.service not in sources]
@@ -156,12 +204,37 @@ class LiveEvidence:
             events=[e for e in events or [] if i0 <= _us(e.time)],
             logs=[ln for ln in logs or [] if i0 <= ln.time_us < i1],
         )
+        start = min(r[0] for r in clean)
         baseline = TelemetryWindow(
-            start_us=b0, end_us=b1, spans=base_spans,
-            events=[e for e in events or [] if b0 <= _us(e.time) < b1],
-            logs=[ln for ln in logs or [] if b0 <= ln.time_us < b1],
+            start_us=start, end_us=b1, excluded_us=b1 - start - sum(r1 - r0 for r0, r1 in clean), spans=base_spans,
+            events=[e for e in events or [] if _within(_us(e.time), clean)],
+            logs=[ln for ln in logs or [] if _within(ln.time_us, clean)],
         )
         return Evidence(incident=incident, baseline=baseline, notes=notes)
+
+    def _clean_baseline(
+        self, notes: list[str], item: IncidentWorkItem, now: float, b0: int, b1: int
+    ) -> tuple[list[Range], str | None]:
+        """The baseline's ranges: ``[b0, b1)`` less the time of earlier incidents (their faults
+        would look usual), made up from earlier clean time when there is some; with the note
+        that says so."""
+        earlier = self._best_effort(notes, "earlier incidents", self.earlier) if self.earlier else None
+        busy = {
+            number: (int((opened - self.windows.detection_lag_s) * US),
+                     int(((resolved or now) + self.windows.recovery_s) * US))
+            for number, opened, resolved in earlier or [] if number != item.incident
+        }
+        floor = b1 - int(self.windows.baseline_lookback * (b1 - b0))
+        busy = {n: r for n, r in busy.items() if r[0] < b1 and r[1] > floor}
+        if not busy:
+            return [(b0, b1)], None
+        clean = clean_ranges(b1, b1 - b0, list(busy.values()), floor)
+        numbers = ", ".join(f"#{n}" for n in sorted(busy))
+        if not clean:
+            return [(b0, b1)], f"baseline overlaps earlier incidents ({numbers}): no clean time before them"
+        kept, reach = sum(r1 - r0 for r0, r1 in clean) / US, (b1 - min(r[0] for r in clean)) / US
+        return clean, (f"baseline leaves out earlier incidents ({numbers}): {kept:.0f}s of clean traffic "
+                       f"from the last {reach:.0f}s")
 
     @staticmethod
     def _best_effort(notes: list[str], what: str, read: Callable[[], T]) -> T | None:
@@ -188,6 +261,10 @@ class LiveEvidence:
             if lines and (len(lines) < tail or min(ln.time_us for ln in lines) <= since_us):
                 out.extend(lines)
         return out
+
+
+def _within(t: int, ranges: list[Range]) -> bool:
+    return any(r0 <= t < r1 for r0, r1 in ranges)
 
 
 def _spans(query: JaegerQuery, services: list[str], start_us: int, end_us: int) -> list[Span]:

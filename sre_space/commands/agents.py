@@ -33,7 +33,7 @@ def ready_file(home: Path) -> Path:
 
 
 def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
-    from agents.brain.diagnose import LiveDiagnoser
+    from agents.brain.diagnose import LiveDiagnoser, incident_history
     from agents.fixer.actions import ControlApiActions
     from agents.scout.service import Scout
     from agents.worker import Worker
@@ -50,7 +50,8 @@ def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
     tracker = open_tracker(settings, home)
     parts: dict[str, Callable[[threading.Event], Any]] = {
         "scout": Scout(settings, home, tracker).run,
-        "worker": Worker(settings, home, tracker, ControlApiActions(home), LiveDiagnoser(settings, home)).run,
+        "worker": Worker(settings, home, tracker, ControlApiActions(home),
+                         LiveDiagnoser(settings, home, earlier=incident_history(tracker))).run,
     }
     api = _serve_incidents(tracker, args.incidents_api) if args.incidents_api else None
     threads = [threading.Thread(target=_guarded(name, run, stop), name=name) for name, run in parts.items()]

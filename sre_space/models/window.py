@@ -32,12 +32,14 @@ class Change(BaseModel):
 
 
 class TelemetryWindow(BaseModel):
-    """Everything observed in ``[start_us, end_us)``. Lists are in no guaranteed order."""
+    """Everything observed in ``[start_us, end_us)``, less ``excluded_us`` of it that was left out
+    (the spans of an earlier incident in a baseline). Lists are in no guaranteed order."""
 
     model_config = ConfigDict(frozen=True)
 
     start_us: int
     end_us: int
+    excluded_us: int = Field(default=0, ge=0, description="time inside the range left out (earlier incidents)")
     spans: list[Span] = Field(default_factory=list)
     logs: list[LogLine] = Field(default_factory=list)
     metrics: list[MetricSample] = Field(default_factory=list)
@@ -46,4 +48,4 @@ class TelemetryWindow(BaseModel):
 
     @property
     def seconds(self) -> float:
-        return max(self.end_us - self.start_us, 1) / 1e6
+        return max(self.end_us - self.start_us - self.excluded_us, 1) / 1e6

@@ -3,6 +3,9 @@
 The incident window ends ``settle_s`` before now: a span of the last seconds may still be running
 or waiting in an export batch while its log line is already readable, so spans and log lines that
 recent are left out, but a runtime event (read straight from the runtime) still counts.
+
+The baseline leaves out the time of earlier incidents: a fault that recurs would otherwise look
+usual against its own last occurrence.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from agents.brain.evidence import LiveEvidence, WindowPolicy
 from sre_space.adapters.traces.jaeger import JaegerQuery
@@ -77,3 +80,60 @@ def test_incident_window_leaves_out_the_last_seconds_of_spans_and_logs(trace_sto
     assert [s.operation for s in incident.spans if s.service == SVC] == ["GET /settled"]
     assert [ln.message for ln in incident.logs] == ["GET /settled 200"]
     assert [(e.service, e.kind.value) for e in incident.events] == [(SVC, "oom_killed")]
+
+
+def _emit_pairs(endpoint: str, service: str, starts: dict[str, float]) -> None:
+    """One trace per name: a 10 ms server span and a client span inside it."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    tracer = provider.get_tracer("earlier")
+    for name, start in starts.items():
+        server = tracer.start_span(name, kind=SpanKind.SERVER, start_time=int(start * NS))
+        client = tracer.start_span(f"{name} db", kind=SpanKind.CLIENT, start_time=int((start + 0.001) * NS),
+                                   context=set_span_in_context(server))
+        client.end(end_time=int((start + 0.005) * NS))
+        server.end(end_time=int((start + 0.01) * NS))
+    provider.shutdown()
+
+
+def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Path) -> None:
+    now = time.time()
+    service = f"earlier-{uuid.uuid4().hex[:6]}"
+    # Windows: incident from now - 33 (opened now - 23, 10 s detection lag), baseline the 60 s
+    # before it. Incident #1 opened at now - 60 and was resolved at now - 55: its time, from its
+    # detection lag before until 30 s of recovery after, [now - 70, now - 25), is left out, and
+    # the baseline's 60 s are taken from the clean time before it, [now - 130, now - 70).
+    clean = {f"GET /clean/{i}": now - 128 + i for i in range(50)}
+    during = {f"GET /during/{i}": now - 68 + 0.8 * i for i in range(40)}
+    _emit_pairs(trace_store.otlp_endpoint, service, clean | during)
+    with JaegerQuery(trace_store.query_url) as query:
+        poll_until(lambda: len(query.find_traces(service, int((now - 200) * 1e6), int(now * 1e6), limit=200)) == 90,
+                   "the traces are stored", timeout=30)
+
+    def control(home: Path, method: str, path: str, **params: Any) -> dict[str, Any]:
+        return {"events": []} if path == "/events" else {"lines": []}
+
+    policy = WindowPolicy(incident_s=30, detection_lag_s=10, baseline_s=60, settle_s=3)
+    item = IncidentWorkItem(incident=2, kind=WorkItemKind.OPENED, fingerprint=f"{service}:error_rate",
+                            service=service, signal="error_rate", severity=2,
+                            time=datetime.fromtimestamp(now - 23, UTC))
+    history = [(1, now - 60, now - 55), (2, now - 23, None)]  # #2 is this incident: not left out
+    evidence = LiveEvidence(tmp_path, trace_store.query_url, control=control, now=lambda: now, windows=policy,
+                            earlier=lambda: history)
+    collected = evidence.collect(item)
+    baseline = collected.baseline
+    ops = {s.operation for s in baseline.spans if s.service == service and s.kind.value == "server"}
+    assert ops == set(clean)
+    assert (baseline.start_us, baseline.end_us) == (int((now - 130) * 1e6), int((now - 33) * 1e6))
+    assert abs(baseline.seconds - 60) < 1e-3
+    assert any("earlier incidents (#1)" in n for n in collected.notes)
+
+    # Without the history (or when the tracker cannot be read) the baseline is the plain one.
+    def unreadable() -> list[tuple[int, float, float | None]]:
+        raise OSError("tracker down")
+
+    plain = LiveEvidence(tmp_path, trace_store.query_url, control=control, now=lambda: now, windows=policy,
+                         earlier=unreadable).collect(item)
+    assert {s.operation for s in plain.baseline.spans if s.service == service and s.kind.value == "server"} == {
+        *[op for op, start in clean.items() if start >= now - 93], *during}
+    assert any(n.startswith("earlier incidents unavailable: tracker down") for n in plain.notes)

@@ -9,25 +9,29 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from agents.brain.changes import diff_services
-from agents.brain.diagnose import diagnose_windows
+from agents.brain.diagnose import diagnose_windows, incident_history
 from agents.brain.evidence import (
     MAX_BUNDLE_CHARS,
     REDACTED,
     Evidence,
     EvidenceBundle,
     build_bundle,
+    clean_ranges,
     redact,
     windows_for,
 )
 from agents.brain.llm import LLMRejected, adopt, answer_schema, parse_answer
 from sre_space.adapters.runtime.base import RuntimeEvent, RuntimeEventKind
+from sre_space.adapters.tracker.local import LocalTracker
 from sre_space.models.diagnosis import Candidate, DecidedBy, Diagnosis, EvidenceKind, FaultClass
 from sre_space.models.diagnosis import Evidence as Ev
 from sre_space.models.events import IncidentWorkItem, WorkItemKind
+from sre_space.models.incident import Label
 from sre_space.models.telemetry import LogLine, Span, SpanKind
 from sre_space.models.window import Change, ChangeKind, TelemetryWindow
 
@@ -163,6 +167,35 @@ def test_windows_end_the_baseline_before_the_fault_began() -> None:
     (i0, _), _ = windows_for(opened_at=0.0, now=2000.0)
     # opened long ago: the window is capped at 15 minutes
     assert i0 == 1_100_000_000
+
+
+@pytest.mark.parametrize(("busy", "floor", "expected"), [
+    ([], 0, [(600, 900)]),  # no earlier incident: the plain baseline
+    ([(850, 950)], 0, [(550, 850)]),  # one covers its end: as much clean time, from before it
+    ([(700, 750)], 0, [(750, 900), (550, 700)]),  # one in the middle: the time around it
+    ([(100, 200), (700, 750), (720, 760)], 0, [(760, 900), (540, 700)]),  # overlapping ones merge
+    ([(700, 750), (600, 950)], 0, [(300, 600)]),  # as do contained ones
+    ([(850, 950)], 700, [(700, 850)]),  # no further back than the floor
+    ([(650, 950)], 700, []),  # no clean time at all
+])
+def test_clean_baseline_ranges_leave_out_earlier_incidents(busy: list[tuple[int, int]], floor: int,
+                                                           expected: list[tuple[int, int]]) -> None:
+    assert clean_ranges(900, 300, busy, floor) == expected
+
+
+def test_incident_history_lists_the_trackers_incidents(tmp_path: Path) -> None:
+    times = iter(datetime(2026, 1, 1, 0, m, tzinfo=UTC) for m in range(10))
+    tracker = LocalTracker(tmp_path / "tracker.db", clock=lambda: next(times))
+    resolved = tracker.create_issue("quote-service OOM", labels=[Label.INCIDENT])  # at 00:00
+    tracker.close(resolved.number)  # at 00:01
+    tracker.create_issue("a postmortem", labels=["postmortem"])  # not an incident
+    ongoing = tracker.create_issue("frontend errors", labels=[Label.INCIDENT])
+    t = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    assert sorted(incident_history(tracker)()) == [(resolved.number, t, t + 60), (ongoing.number, t + 180, None)]
+
+
+def test_a_window_with_time_left_out_counts_only_the_rest() -> None:
+    assert TelemetryWindow(start_us=0, end_us=10_000_000, excluded_us=4_000_000).seconds == 6.0
 
 
 # --- the bundle: bounded, redacted ------------------------------------------------------------------
@@ -316,15 +349,13 @@ def test_load_sources_are_services_without_server_spans() -> None:
 
 
 @pytest.mark.parametrize("url", [None, "closed"])
-def test_unreachable_trace_store_falls_back_to_the_signal_rule(tmp_path: object, url: str | None) -> None:
-    from pathlib import Path
-
+def test_unreachable_trace_store_falls_back_to_the_signal_rule(tmp_path: Path, url: str | None) -> None:
     from agents.brain.diagnose import LiveDiagnoser
     from agents.brain.evidence import LiveEvidence
     from sre_space.config import Settings
     from sre_space.net import free_port
 
-    home = Path(str(tmp_path))
+    home = tmp_path
     traces = f"http://127.0.0.1:{free_port()}" if url else None  # nothing listens there
     evidence = LiveEvidence(home, traces, control=lambda *a, **k: {"events": [], "lines": []})
     settings = Settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)
