@@ -3,7 +3,8 @@ live diagnoser (spans through the Jaeger API, runtime events, GitOps commits, lo
 service and class. The control plane is off (``SRE_AGENTS=false``): the test calls Brain itself.
 
 Timeline per fault: healthy traffic (baseline) → inject at t0 → the symptom shows → diagnose
-with the incident "opened" a few seconds after t0 → revert → the fleet recovers."""
+with the incident "opened" a few seconds after t0 → revert → the fleet recovers. Last, a fault
+recurs right after its first occurrence was reverted: the baseline leaves that occurrence out."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agents.brain.diagnose import LiveDiagnoser, traces_url
-from agents.brain.evidence import SETTLE_S, Evidence, LiveEvidence, WindowPolicy
+from agents.brain.evidence import SETTLE_S, EarlierIncidents, Evidence, LiveEvidence, WindowPolicy
 from chaos.injectors import inject, revert
 from sre_space.adapters.traces.jaeger import JaegerQuery
 from sre_space.bench import brain
@@ -29,7 +30,7 @@ from tests.e2e.test_stack import cli
 from tests.helpers import poll_until
 
 BASELINE_S = 15.0
-pytestmark = pytest.mark.slow  # ~3.5 min: one stack, five faults one after the other
+pytestmark = pytest.mark.slow  # ~4 min: one stack, six faults one after the other
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,8 @@ def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
 
 
 class KeptEvidence(LiveEvidence):
-    """The live evidence, kept for the failure message: what each window held per service."""
+    """The live evidence, kept for the failure message: what each window held per service, and
+    the notes on how the windows were read."""
 
     last: Evidence | None = None
 
@@ -85,7 +87,8 @@ class KeptEvidence(LiveEvidence):
             return "no evidence collected"
         return "; ".join(
             f"{name}: " + ", ".join(f"{svc} {n} spans/{e} errors" for svc, (n, e) in sorted(window_counts(w).items()))
-            for name, w in (("incident", self.last.incident), ("baseline", self.last.baseline)))
+            for name, w in (("incident", self.last.incident), ("baseline", self.last.baseline))
+        ) + "".join(f"; {note}" for note in self.last.notes)
 
 
 def window_counts(window: TelemetryWindow) -> dict[str, tuple[int, int]]:
@@ -96,12 +99,14 @@ def window_counts(window: TelemetryWindow) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def diagnose(home: Path, service: str, signal: str, t0: float) -> tuple[str | None, FaultClass | None, str]:
+def diagnose(
+    home: Path, service: str, signal: str, t0: float, earlier: EarlierIncidents | None = None
+) -> tuple[str | None, FaultClass | None, str]:
     settings = Settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)  # the engine alone
     # The stack is young: the baseline is the healthy traffic just before t0, the incident since t0.
-    evidence = KeptEvidence(home, traces_url(settings, home),
+    evidence = KeptEvidence(home, traces_url(settings, home), earlier=earlier,
                             windows=WindowPolicy(incident_s=5, detection_lag_s=5, baseline_s=BASELINE_S))
-    item = IncidentWorkItem(incident=1, kind=WorkItemKind.OPENED, fingerprint=f"{service}:{signal}", service=service,
+    item = IncidentWorkItem(incident=2, kind=WorkItemKind.OPENED, fingerprint=f"{service}:{signal}", service=service,
                             signal=signal, severity=2, time=datetime.fromtimestamp(t0 + 5, UTC))
     diagnoser = LiveDiagnoser(settings, home, evidence=evidence)
     diagnosis = diagnoser(item)
@@ -153,6 +158,34 @@ def test_live_diagnosis_names_service_and_class(
     assert found[:2] == (service, fault_class), found[2]
     poll_until(lambda: fleet_ready(home), f"every service ready again after reverting {scenario}", timeout=60,
                interval=0.5)
+
+
+def test_a_recurring_fault_is_not_measured_against_its_last_occurrence(home: Path) -> None:
+    # The errors fault comes back seconds after it was reverted: a baseline of the seconds
+    # before would hold its last occurrence. The tracker's earlier incident (#1) is left out,
+    # and the baseline is the healthy traffic before it.
+    *_, symptom, service, fault_class = next(s for s in SCENARIOS if s[0] == "errors")
+    poll_until(lambda: fleet_ready(home), "every service ready", timeout=60, interval=0.5)
+    healthy_from = time.time()
+    poll_until(lambda: time.time() > healthy_from + BASELINE_S, f"{BASELINE_S:.0f}s of healthy traffic",
+               timeout=BASELINE_S + 5)
+    t1 = time.time()
+    first = inject(home, "errors")
+    try:
+        poll_until(lambda: symptom(home, t1), "the first errors symptom", timeout=60, interval=0.5)
+    finally:
+        revert(home, first)
+    resolved = time.time()
+    poll_until(lambda: fleet_ready(home), "every service ready after the first occurrence", timeout=60, interval=0.5)
+    t2 = time.time()
+    again = inject(home, "errors")
+    try:
+        poll_until(lambda: symptom(home, t2), "the errors symptom again", timeout=60, interval=0.5)
+        found = diagnose(home, "frontend", "error_rate", t2, earlier=lambda: [(1, t1 + 5, resolved)])
+    finally:
+        revert(home, again)
+    assert found[:2] == (service, fault_class), found[2]
+    assert "baseline leaves out earlier incidents (#1)" in found[2]
 
 
 def test_bench_brain_reads_every_span_of_the_window(home: Path) -> None:
