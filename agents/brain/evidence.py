@@ -170,7 +170,7 @@ class LiveEvidence:
         # control API answer in other processes while this one decodes.
         with JaegerQuery(self.traces_url, timeout=10.0) as query, ThreadPoolExecutor(4) as pool:
             services = [s for s in query.services() if s]
-            since = min(r[0] for r in clean)
+            since = clean[-1][0]  # the ranges come latest first
             logs_read = pool.submit(self._best_effort, notes, "logs", lambda: self.logs(services, since))
             events_read = pool.submit(self._best_effort, notes, "runtime events", self.events)
             inc_read = pool.submit(_spans, query, services, i0, i1)
@@ -204,9 +204,8 @@ class LiveEvidence:
             events=[e for e in events or [] if i0 <= _us(e.time)],
             logs=[ln for ln in logs or [] if i0 <= ln.time_us < i1],
         )
-        start = min(r[0] for r in clean)
         baseline = TelemetryWindow(
-            start_us=start, end_us=b1, excluded_us=b1 - start - sum(r1 - r0 for r0, r1 in clean), spans=base_spans,
+            start_us=clean[-1][0], end_us=b1, excluded_us=b1 - clean[-1][0] - _length(clean), spans=base_spans,
             events=[e for e in events or [] if _within(_us(e.time), clean)],
             logs=[ln for ln in logs or [] if _within(ln.time_us, clean)],
         )
@@ -219,22 +218,21 @@ class LiveEvidence:
         would look usual), made up from earlier clean time when there is some; with the note
         that says so."""
         earlier = self._best_effort(notes, "earlier incidents", self.earlier) if self.earlier else None
-        busy = {
-            number: (int((opened - self.windows.detection_lag_s) * US),
-                     int(((resolved or now) + self.windows.recovery_s) * US))
-            for number, opened, resolved in earlier or [] if number != item.incident
-        }
         floor = b1 - int(self.windows.baseline_lookback * (b1 - b0))
-        busy = {n: r for n, r in busy.items() if r[0] < b1 and r[1] > floor}
+        busy: dict[int, Range] = {}
+        for number, opened, resolved in earlier or []:
+            start = int((opened - self.windows.detection_lag_s) * US)
+            end = int(((resolved or now) + self.windows.recovery_s) * US)
+            if number != item.incident and start < b1 and end > floor:
+                busy[number] = (start, end)
         if not busy:
             return [(b0, b1)], None
         clean = clean_ranges(b1, b1 - b0, list(busy.values()), floor)
         numbers = ", ".join(f"#{n}" for n in sorted(busy))
         if not clean:
             return [(b0, b1)], f"baseline overlaps earlier incidents ({numbers}): no clean time before them"
-        kept, reach = sum(r1 - r0 for r0, r1 in clean) / US, (b1 - min(r[0] for r in clean)) / US
-        return clean, (f"baseline leaves out earlier incidents ({numbers}): {kept:.0f}s of clean traffic "
-                       f"from the last {reach:.0f}s")
+        return clean, (f"baseline leaves out earlier incidents ({numbers}): {_length(clean) / US:.0f}s of clean "
+                       f"traffic from the last {(b1 - clean[-1][0]) / US:.0f}s")
 
     @staticmethod
     def _best_effort(notes: list[str], what: str, read: Callable[[], T]) -> T | None:
@@ -265,6 +263,10 @@ class LiveEvidence:
 
 def _within(t: int, ranges: list[Range]) -> bool:
     return any(r0 <= t < r1 for r0, r1 in ranges)
+
+
+def _length(ranges: list[Range]) -> int:
+    return sum(r1 - r0 for r0, r1 in ranges)
 
 
 def _spans(query: JaegerQuery, services: list[str], start_us: int, end_us: int) -> list[Span]:

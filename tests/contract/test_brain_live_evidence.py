@@ -32,14 +32,20 @@ SVC = f"settle-{uuid.uuid4().hex[:6]}"
 NS = 1_000_000_000
 
 
-def _emit(endpoint: str, starts: dict[str, float]) -> dict[str, tuple[str, str]]:
-    """One 10 ms server span per name, started at the given time: ``name -> (trace id, span id)``."""
-    provider = TracerProvider(resource=Resource.create({"service.name": SVC}))
+def _emit(endpoint: str, starts: dict[str, float], service: str = SVC,
+          with_client: bool = False) -> dict[str, tuple[str, str]]:
+    """One trace per name: a 10 ms server span started at the given time (and a client span
+    inside it, ``with_client``); ``name -> (trace id, server span id)``."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    tracer = provider.get_tracer("settle")
+    tracer = provider.get_tracer("evidence")
     ids = {}
     for name, start in starts.items():
         span = tracer.start_span(name, kind=SpanKind.SERVER, start_time=int(start * NS))
+        if with_client:
+            client = tracer.start_span(f"{name} db", kind=SpanKind.CLIENT, start_time=int((start + 0.001) * NS),
+                                       context=set_span_in_context(span))
+            client.end(end_time=int((start + 0.005) * NS))
         span.end(end_time=int((start + 0.01) * NS))
         ctx = span.get_span_context()
         ids[name] = (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
@@ -82,20 +88,6 @@ def test_incident_window_leaves_out_the_last_seconds_of_spans_and_logs(trace_sto
     assert [(e.service, e.kind.value) for e in incident.events] == [(SVC, "oom_killed")]
 
 
-def _emit_pairs(endpoint: str, service: str, starts: dict[str, float]) -> None:
-    """One trace per name: a 10 ms server span and a client span inside it."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    tracer = provider.get_tracer("earlier")
-    for name, start in starts.items():
-        server = tracer.start_span(name, kind=SpanKind.SERVER, start_time=int(start * NS))
-        client = tracer.start_span(f"{name} db", kind=SpanKind.CLIENT, start_time=int((start + 0.001) * NS),
-                                   context=set_span_in_context(server))
-        client.end(end_time=int((start + 0.005) * NS))
-        server.end(end_time=int((start + 0.01) * NS))
-    provider.shutdown()
-
-
 def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Path) -> None:
     now = time.time()
     service = f"earlier-{uuid.uuid4().hex[:6]}"
@@ -105,7 +97,7 @@ def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Pat
     # the baseline's 60 s are taken from the clean time before it, [now - 130, now - 70).
     clean = {f"GET /clean/{i}": now - 128 + i for i in range(50)}
     during = {f"GET /during/{i}": now - 68 + 0.8 * i for i in range(40)}
-    _emit_pairs(trace_store.otlp_endpoint, service, clean | during)
+    _emit(trace_store.otlp_endpoint, clean | during, service, with_client=True)
     with JaegerQuery(trace_store.query_url) as query:
         poll_until(lambda: len(query.find_traces(service, int((now - 200) * 1e6), int(now * 1e6), limit=200)) == 90,
                    "the traces are stored", timeout=30)

@@ -67,6 +67,15 @@ def fleet_ready(home: Path) -> bool:
     return all(s["ready"] is not False for s in control(home, "GET", "/status")["services"])
 
 
+def healthy_baseline(home: Path, before: str) -> None:
+    """Waits for the fleet to be ready, then for ``BASELINE_S`` of healthy traffic: a previous
+    fault's tail (errors, slow calls) in the baseline would make the next fault look usual."""
+    poll_until(lambda: fleet_ready(home), f"every service ready before {before}", timeout=60, interval=0.5)
+    healthy_from = time.time()
+    poll_until(lambda: spans_since(home, healthy_from) > 0 and time.time() > healthy_from + BASELINE_S,
+               f"{BASELINE_S:.0f}s of healthy traffic before {before}", timeout=BASELINE_S + 30)
+
+
 def event_seen(home: Path, service: str, kind: str, since: float) -> bool:
     return any(e["service"] == service and e["kind"] == kind and datetime.fromisoformat(e["time"]).timestamp() >= since
                for e in control(home, "GET", "/events")["events"])
@@ -141,13 +150,7 @@ def test_live_diagnosis_names_service_and_class(
     home: Path, scenario: str, alert_service: str, signal: str, symptom: Callable[[Path, float], object],
     service: str, fault_class: FaultClass,
 ) -> None:
-    # The baseline must hold healthy traffic only: a previous fault's tail in it (errors, slow
-    # calls) would make this fault look usual. So the fleet is ready first, then runs healthy
-    # for the whole baseline window.
-    poll_until(lambda: fleet_ready(home), f"every service ready before {scenario}", timeout=60, interval=0.5)
-    healthy_from = time.time()
-    poll_until(lambda: spans_since(home, healthy_from) > 0 and time.time() > healthy_from + BASELINE_S,
-               f"{BASELINE_S:.0f}s of healthy traffic before {scenario}", timeout=BASELINE_S + 30)
+    healthy_baseline(home, scenario)
     t0 = time.time()
     entry = inject(home, scenario)
     try:
@@ -165,10 +168,7 @@ def test_a_recurring_fault_is_not_measured_against_its_last_occurrence(home: Pat
     # before would hold its last occurrence. The tracker's earlier incident (#1) is left out,
     # and the baseline is the healthy traffic before it.
     *_, symptom, service, fault_class = next(s for s in SCENARIOS if s[0] == "errors")
-    poll_until(lambda: fleet_ready(home), "every service ready", timeout=60, interval=0.5)
-    healthy_from = time.time()
-    poll_until(lambda: time.time() > healthy_from + BASELINE_S, f"{BASELINE_S:.0f}s of healthy traffic",
-               timeout=BASELINE_S + 5)
+    healthy_baseline(home, "the first occurrence")
     t1 = time.time()
     first = inject(home, "errors")
     try:
