@@ -221,9 +221,13 @@ class LiveEvidence:
         floor = b1 - int(self.windows.baseline_lookback * (b1 - b0))
         busy: dict[int, Range] = {}
         for number, opened, resolved in earlier or []:
+            if number == item.incident and opened >= item.time.timestamp() - 1:
+                continue  # opened for this very occurrence: nothing of it lies before
+            # A reopened incident (the fault recurred) counts too: its first occurrence, still
+            # "open" since the reopening, is left out up to the baseline's end.
             start = int((opened - self.windows.detection_lag_s) * US)
             end = int(((resolved or now) + self.windows.recovery_s) * US)
-            if number != item.incident and start < b1 and end > floor:
+            if start < b1 and end > floor:
                 busy[number] = (start, end)
         if not busy:
             return [(b0, b1)], None

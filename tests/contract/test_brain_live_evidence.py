@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -88,7 +89,8 @@ def test_incident_window_leaves_out_the_last_seconds_of_spans_and_logs(trace_sto
     assert [(e.service, e.kind.value) for e in incident.events] == [(SVC, "oom_killed")]
 
 
-def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reopened", [False, True], ids=["earlier-incident", "reopened-incident"])
+def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Path, reopened: bool) -> None:
     now = time.time()
     service = f"earlier-{uuid.uuid4().hex[:6]}"
     # Windows: incident from now - 33 (opened now - 23, 10 s detection lag), baseline the 60 s
@@ -106,10 +108,14 @@ def test_baseline_leaves_out_an_earlier_incident(trace_store: Any, tmp_path: Pat
         return {"events": []} if path == "/events" else {"lines": []}
 
     policy = WindowPolicy(incident_s=30, detection_lag_s=10, baseline_s=60, settle_s=3)
-    item = IncidentWorkItem(incident=2, kind=WorkItemKind.OPENED, fingerprint=f"{service}:error_rate",
+    # Either #1 is another incident and #2 this one (opened now: not left out), or the fault
+    # recurred and Scout reopened #1 itself: open since now - 60, its first occurrence is left out.
+    kind = WorkItemKind.REOPENED if reopened else WorkItemKind.OPENED
+    item = IncidentWorkItem(incident=1 if reopened else 2, kind=kind, fingerprint=f"{service}:error_rate",
                             service=service, signal="error_rate", severity=2,
                             time=datetime.fromtimestamp(now - 23, UTC))
-    history = [(1, now - 60, now - 55), (2, now - 23, None)]  # #2 is this incident: not left out
+    history: list[tuple[int, float, float | None]] = (
+        [(1, now - 60, None)] if reopened else [(1, now - 60, now - 55), (2, now - 23, None)])
     evidence = LiveEvidence(tmp_path, trace_store.query_url, control=control, now=lambda: now, windows=policy,
                             earlier=lambda: history)
     collected = evidence.collect(item)
